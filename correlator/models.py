@@ -1,0 +1,223 @@
+"""The records that cross the engine's edges: the normalised `Alert` that decoders produce,
+and the incident record (CONTRACT §3) that the engine publishes.
+
+Both are pydantic v2 models; JSON goes through orjson (`to_json` / `dumps`), because the
+worker serialises every published update and orjson is several times faster than `json`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_ID = "correlator.incident/v1"
+
+AlertStatus = Literal["firing", "resolved"]
+IncidentStatus = Literal["open", "resolved", "merged"]
+
+#: Normalised severities, most severe first. Decoders map every vendor's vocabulary onto these.
+SEVERITIES: tuple[str, ...] = ("critical", "error", "warning", "info")
+
+_SEVERITY_ALIASES: dict[str, str] = {
+    "critical": "critical",
+    "crit": "critical",
+    "fatal": "critical",
+    "emergency": "critical",
+    "emerg": "critical",
+    "alert": "critical",
+    "page": "critical",
+    "disaster": "critical",
+    "p1": "critical",
+    "sev1": "critical",
+    "error": "error",
+    "err": "error",
+    "major": "error",
+    "high": "error",
+    "p2": "error",
+    "sev2": "error",
+    "warning": "warning",
+    "warn": "warning",
+    "minor": "warning",
+    "medium": "warning",
+    "average": "warning",
+    "p3": "warning",
+    "sev3": "warning",
+    "info": "info",
+    "informational": "info",
+    "information": "info",
+    "notice": "info",
+    "low": "info",
+    "none": "info",
+    "ok": "info",
+    "p4": "info",
+    "p5": "info",
+    "sev4": "info",
+}
+
+
+def normalise_severity(raw: object, default: str = "warning") -> str:
+    """Map a vendor severity ('crit', 'P1', 'Major', ...) onto one of `SEVERITIES`.
+
+    Unknown words fall back to `default` rather than failing: a monitoring system that invents
+    its own level still deserves an incident, and 'warning' neither pages nor hides it.
+    """
+    if not isinstance(raw, str):
+        return default
+    return _SEVERITY_ALIASES.get(raw.strip().lower(), default)
+
+
+def utc(ts: datetime) -> datetime:
+    """The same instant in UTC; naive datetimes are taken to be UTC already."""
+    if ts.tzinfo is None:
+        return ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC)
+
+
+def rfc3339(ts: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a `Z` suffix and no more precision than the input carries."""
+    if ts is None:
+        return None
+    ts = utc(ts)
+    text = ts.strftime("%Y-%m-%dT%H:%M:%S")
+    if ts.microsecond:
+        text += f".{ts.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+class Alert(BaseModel):
+    """One monitoring event, normalised from whichever format it arrived in.
+
+    `fingerprint` identifies the alert across re-sends and its resolve; `starts_at` identifies the
+    occurrence (a resolved alert that fires again carries a later `starts_at`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fingerprint: str
+    name: str
+    status: AlertStatus
+    severity: str = "warning"
+    summary: str = ""
+    source: str = "unknown"
+    """Which monitoring system sent it (`alertmanager`, `pagerduty`, `nagios`, ...)."""
+    format: str = "native"
+    """Which decoder read it: `alertmanager-webhook`, `alertmanager-alert`, `pagerduty-v2`, `native`."""
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    starts_at: datetime
+    ends_at: datetime | None = None
+    generator_url: str | None = None
+    node: str | None = None
+    """An explicit topology node named by the sender (native `node`); mapping tries it first."""
+
+    @property
+    def event_time(self) -> datetime:
+        """The instant this event speaks of: its start when firing, its end when resolved."""
+        if self.status == "resolved" and self.ends_at is not None:
+            return self.ends_at
+        return self.starts_at
+
+
+class _Record(BaseModel):
+    # pydantic renders aware UTC datetimes as RFC 3339 with a `Z` suffix already.
+    model_config = ConfigDict(extra="forbid")
+
+
+class Candidate(_Record):
+    """A possible root cause: a topology node (or, when unmapped, an alert's own name)."""
+
+    node: str | None = Field(description="topology node id; null for an unmapped alert")
+    name: str = Field(description="human name of the node (or the alert name when unmapped)")
+    kind: str = Field(description="node kind (service, database, link, ...), or 'unmapped'")
+    confidence: float = Field(ge=0.0, le=1.0)
+    reason: str = Field(description="one sentence a desk agent can read out")
+    silent: bool = Field(
+        default=False, description="true when the node itself raised no alert but explains the others"
+    )
+    alerting: bool = Field(default=True, description="true when the node has a firing alert")
+
+
+class RootCause(Candidate):
+    candidates: list[Candidate] = Field(
+        default_factory=list,
+        description="the other candidates, best first (same list as the top-level `candidates`)",
+    )
+
+
+class AlertRecord(_Record):
+    fingerprint: str
+    name: str
+    node: str | None
+    severity: str
+    status: AlertStatus
+    starts_at: datetime
+    ends_at: datetime | None
+    summary: str
+    source: str = "unknown"
+    labels: dict[str, str] = Field(default_factory=dict)
+    flapping: bool = False
+    occurrences: int = Field(default=1, description="how many times it fired in this incident")
+
+
+class Affected(_Record):
+    services: list[str] = Field(default_factory=list, description="technical nodes down")
+    business_services: list[str] = Field(default_factory=list)
+    user_groups: list[str] = Field(default_factory=list)
+    users: int = Field(default=0, description="head count of the affected user groups")
+    sites: list[str] = Field(default_factory=list)
+
+
+class Cost(_Record):
+    per_hour: float = Field(description="lost productivity per hour while this lasts")
+    accrued: float = Field(description="lost productivity so far, at updated_at")
+    currency: str
+
+
+class Assignment(_Record):
+    id: str
+    name: str | None = None
+    contact: str | None = None
+
+
+class IncidentRecord(_Record):
+    """One published state of an incident (CONTRACT §3). Kafka key = `id`."""
+
+    schema_: Literal["correlator.incident/v1"] = Field(default=SCHEMA_ID, alias="schema")
+    id: str
+    version: int = Field(ge=1)
+    status: IncidentStatus
+    merged_into: str | None = None
+    title: str
+    summary: str
+    opened_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+    root_cause: RootCause | None
+    candidates: list[Candidate] = Field(default_factory=list)
+    alerts: list[AlertRecord]
+    affected: Affected
+    impact: int = Field(ge=1, le=3)
+    urgency: int = Field(ge=1, le=3)
+    priority: int = Field(ge=1, le=5)
+    assignment_group: str | None
+    assignment: Assignment | None = None
+    next_update_at: datetime | None
+    cost: Cost
+    unmapped: bool
+    reopened: int = 0
+    changes: list[str] = Field(
+        default_factory=list, description="what changed since the previous version, e.g. alert_added"
+    )
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json", by_alias=True))
+
+
+def incident_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the incident record, as committed under docs/."""
+    return IncidentRecord.model_json_schema(by_alias=True, mode="serialization")
