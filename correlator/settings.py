@@ -48,17 +48,19 @@ class GroupingSettings(_Settings):
         description="an incident takes new related alerts while it has firing alerts or saw "
         "activity within this window",
     )
-    silent_max_blast: int = Field(
-        default=60,
-        ge=0,
-        description="a shared dependency that raised no alert may group alerts when a failure of "
-        "it would take down at most this many nodes ...",
+    silent_significance: float = Field(
+        default=0.01,
+        gt=0.0,
+        le=1.0,
+        description="a dependency that raised no alert groups the alerts below it only when that "
+        "many alerting dependents would be this unlikely by chance (Poisson tail at the current "
+        "alert density); keeps a hub such as DNS from gluing unrelated faults together",
     )
-    silent_min_coverage: float = Field(
-        default=0.25,
+    noise_floor: float = Field(
+        default=0.001,
         ge=0.0,
         le=1.0,
-        description="... or when at least this share of what it would take down is alerting",
+        description="assumed share of nodes alerting by chance, when fewer are alerting",
     )
 
 

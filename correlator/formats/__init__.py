@@ -1,0 +1,1 @@
+"""Outgoing record shapes. `native` is the CONTRACT §3 incident record."""

@@ -1,0 +1,172 @@
+"""The native incident record (CONTRACT §3), with text a desk agent can read out to a caller."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from correlator.engine_state import AlertState, Incident
+from correlator.models import AlertRecord, Assignment, Cost, IncidentRecord
+from correlator.rules.priority import next_update_at
+from correlator.settings import EngineSettings
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class _Team(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def contact(self) -> str | None: ...
+
+
+class NamingGraph(Protocol):
+    @property
+    def nodes(self) -> Mapping[str, _Named]: ...
+    @property
+    def sites(self) -> Mapping[str, _Named]: ...
+    @property
+    def teams(self) -> Mapping[str, _Team]: ...
+
+
+def _name(table: Mapping[str, _Named], key: str) -> str:
+    item = table.get(key)
+    return item.name if item is not None and item.name else key
+
+
+def _join(items: Sequence[str], limit: int = 3) -> str:
+    if len(items) > limit:
+        return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
+    if len(items) > 1:
+        return ", ".join(items[:-1]) + " and " + items[-1]
+    return items[0] if items else ""
+
+
+def _alert_record(alert: AlertState) -> AlertRecord:
+    return AlertRecord(
+        fingerprint=alert.fingerprint,
+        name=alert.name,
+        node=alert.node,
+        severity=alert.severity,
+        status="firing" if alert.status == "firing" else "resolved",
+        starts_at=alert.starts_at,
+        ends_at=alert.ends_at if alert.status == "resolved" else None,
+        summary=alert.summary,
+        source=alert.source,
+        labels=alert.labels,
+        flapping=alert.flapping,
+        occurrences=alert.occurrences,
+    )
+
+
+def describe(incident: Incident, graph: NamingGraph) -> tuple[str, str]:
+    """`(title, summary)` in plain words."""
+    verdict = incident.assessment
+    root = verdict.root
+    affected = verdict.affected
+    if root is None:
+        cause = "Unknown cause"
+    elif root.node is None:
+        cause = f"Alerts from an unmapped source ({root.name})"
+    elif root.silent:
+        cause = f"Probable {root.name} failure"
+    else:
+        cause = f"{root.name} failure"
+    sites = [_name(graph.sites, s) for s in affected.sites]
+    if affected.users:
+        title = f"{cause}: {affected.users} people affected"
+        if sites:
+            title += f" ({_join(sites)})"
+    elif affected.business_services:
+        title = f"{cause}: {_join([_name(graph.nodes, b) for b in affected.business_services])}"
+    else:
+        title = f"{cause}: no users affected"
+    if incident.status == "resolved":
+        title = f"Resolved: {title}"
+    elif incident.status == "merged":
+        title = f"Merged into {incident.merged_into}: {title}"
+
+    parts: list[str] = []
+    if root is not None:
+        parts.append(f"Probable cause: {root.name} ({int(round(root.confidence * 100))}% sure). ")
+        parts.append(root.reason)
+    if affected.business_services:
+        services = _join([_name(graph.nodes, b) for b in affected.business_services], limit=5)
+        parts.append(f" Services unavailable: {services}.")
+    if affected.user_groups:
+        groups = _join([_name(graph.nodes, g) for g in affected.user_groups], limit=5)
+        parts.append(f" {affected.users} people affected: {groups}")
+        parts.append(f" at {_join(sites, limit=5)}." if sites else ".")
+    elif root is not None and root.node is not None:
+        parts.append(" No users are affected.")
+    if verdict.assignment_group:
+        parts.append(f" Assigned to {_name(graph.teams, verdict.assignment_group)}.")
+    active = sum(1 for a in incident.alerts.values() if a.active)
+    parts.append(f" {active} of {len(incident.alerts)} alerts firing.")
+    if incident.reopened:
+        parts.append(f" Reopened {incident.reopened} time(s).")
+    return title, "".join(parts).strip()
+
+
+def build_record(
+    incident: Incident,
+    graph: NamingGraph,
+    settings: EngineSettings,
+    changes: Sequence[str],
+) -> IncidentRecord:
+    verdict = incident.assessment
+    now = incident.updated_at
+    alerts = sorted(incident.alerts.values(), key=lambda a: (a.starts_at, a.fingerprint))
+    alerts = alerts[: settings.max_alerts_per_incident]
+    title, summary = describe(incident, graph)
+    end = incident.resolved_at if incident.status == "resolved" else now
+    accrued = incident.cost_accrued
+    if incident.cost_since is not None and end is not None and end > incident.cost_since:
+        hours = (end - incident.cost_since).total_seconds() / 3600
+        accrued += verdict.cost_per_hour * hours
+    team_id = verdict.assignment_group
+    team = graph.teams.get(team_id) if team_id else None
+    next_update: datetime | None = None
+    if incident.status == "open":
+        next_update = next_update_at(
+            incident.anchor or incident.opened_at, now, verdict.priority, settings.priority
+        )
+    root = verdict.root
+    return IncidentRecord(
+        id=incident.id,
+        version=incident.version,
+        status=incident.status,  # type: ignore[arg-type]
+        merged_into=incident.merged_into,
+        title=title,
+        summary=summary,
+        opened_at=incident.opened_at,
+        updated_at=now,
+        resolved_at=incident.resolved_at if incident.status == "resolved" else None,
+        root_cause=root,
+        candidates=list(root.candidates) if root is not None else [],
+        alerts=[_alert_record(a) for a in alerts],
+        affected=verdict.affected,
+        impact=verdict.impact,
+        urgency=verdict.urgency,
+        priority=verdict.priority,
+        assignment_group=team_id,
+        assignment=(
+            Assignment(id=team_id, name=team.name if team else None,
+                       contact=team.contact if team else None)
+            if team_id
+            else None
+        ),
+        next_update_at=next_update,
+        cost=Cost(
+            per_hour=verdict.cost_per_hour,
+            accrued=round(accrued, 2),
+            currency=verdict.currency,
+        ),
+        unmapped=any(a.node is None for a in incident.alerts.values()),
+        reopened=incident.reopened,
+        changes=list(changes),
+    )

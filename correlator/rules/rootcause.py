@@ -1,0 +1,218 @@
+"""Root cause: rank the nodes of an incident by how well their failure explains the rest.
+
+* An alerting node that nothing else alerting explains (its own dependencies are healthy) and
+  whose failure explains the most other alerting nodes comes first. Arrival order plays no part,
+  so a cause whose alert arrives after its symptoms' still wins.
+* When several alerting nodes are unexplained and a node that raised no alert would explain all
+  of them, that *silent* node is named, with a lower confidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from correlator.engine_state import AlertState
+from correlator.models import SEVERITIES, Candidate, RootCause
+
+MAX_CANDIDATES = 5
+_CRITICALITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+
+
+class _Node(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def criticality(self) -> str: ...
+
+
+class RankingGraph(Protocol):
+    @property
+    def nodes(self) -> Mapping[str, _Node]: ...
+
+
+class CauseIndex(Protocol):
+    def causes(self, node: str) -> Mapping[str, int]: ...
+    def blast(self, node: str) -> int: ...
+    def silent_causes(self, nodes: Iterable[str]) -> dict[str, list[str]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    root: RootCause | None
+    candidates: list[Candidate]
+    root_nodes: tuple[str, ...]
+    """The nodes whose failure the impact is computed from."""
+
+
+def _severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+
+
+def _names(graph: RankingGraph, nodes: Iterable[str], limit: int = 3) -> str:
+    names = [graph.nodes[n].name for n in nodes]
+    if len(names) > limit:
+        return ", ".join(names[:limit]) + f" and {len(names) - limit} more"
+    return ", ".join(names)
+
+
+def _candidate(
+    graph: RankingGraph, node: str, confidence: float, reason: str, *, silent: bool = False
+) -> Candidate:
+    info = graph.nodes[node]
+    return Candidate(
+        node=node,
+        name=info.name,
+        kind=info.kind,
+        confidence=round(min(1.0, max(0.0, confidence)), 3),
+        reason=reason,
+        silent=silent,
+        alerting=not silent,
+    )
+
+
+def _promote(candidate: Candidate, others: list[Candidate]) -> RootCause:
+    return RootCause(**candidate.model_dump(), candidates=others)
+
+
+def rank_unmapped(alerts: Iterable[AlertState], key: str | None) -> Ranking:
+    names = sorted({a.name for a in alerts})
+    label = key or (names[0] if names else "unknown")
+    root = RootCause(
+        node=None,
+        name=", ".join(names[:3]) or label,
+        kind="unmapped",
+        confidence=0.3,
+        reason=f"No topology node matches these alerts; they are grouped by {label}.",
+    )
+    return Ranking(root=root, candidates=[], root_nodes=())
+
+
+def rank(
+    graph: RankingGraph, index: CauseIndex, alerts: Iterable[AlertState], unmapped_key: str | None
+) -> Ranking:
+    severity: dict[str, int] = {}
+    first: dict[str, datetime] = {}
+    all_alerts = list(alerts)
+    for alert in all_alerts:
+        if alert.node is None:
+            continue
+        sev = _severity_rank(alert.severity)
+        severity[alert.node] = min(sev, severity.get(alert.node, sev))
+        start = first.get(alert.node)
+        if start is None or alert.starts_at < start:
+            first[alert.node] = alert.starts_at
+    if not severity:
+        return rank_unmapped(all_alerts, unmapped_key)
+
+    members = sorted(severity)
+    member_set = set(members)
+    explains: dict[str, list[str]] = {n: [] for n in members}
+    explained: set[str] = set()
+    for node in members:
+        for cause in index.causes(node):
+            if cause in member_set:
+                explains[cause].append(node)
+                explained.add(node)
+    unexplained = [n for n in members if n not in explained]
+    others = len(members) - 1
+
+    def strength(node: str) -> tuple[int, int, int, datetime, str]:
+        crit = _CRITICALITY_RANK.get(graph.nodes[node].criticality, 2)
+        return (-len(explains[node]), severity[node], crit, first[node], node)
+
+    unexplained.sort(key=strength)
+    silent = index.silent_causes(unexplained) if len(unexplained) > 1 else {}
+    silent_ranked = sorted(
+        ((c, covered) for c, covered in silent.items() if len(covered) > 1),
+        key=lambda item: (
+            -len(item[1]),
+            index.blast(item[0]),
+            sum(index.causes(n)[item[0]] for n in item[1]),
+            item[0],
+        ),
+    )
+
+    ranked: list[Candidate] = []
+    root_nodes: tuple[str, ...]
+    if len(unexplained) == 1:
+        best = unexplained[0]
+        share = len(explains[best]) / others if others else 0.0
+        if others:
+            reason = (
+                f"{graph.nodes[best].name} is alerting while its own dependencies are healthy, "
+                f"and its failure explains {len(explains[best])} of the {others} other alerting "
+                f"components ({_names(graph, explains[best])})."
+            )
+        else:
+            reason = (
+                f"{graph.nodes[best].name} is the only alerting component and none of its "
+                "dependencies is alerting."
+            )
+        ranked.append(_candidate(graph, best, 0.6 + 0.35 * share, reason))
+        root_nodes = (best,)
+    elif silent_ranked and len(silent_ranked[0][1]) == len(unexplained):
+        cause, covered = silent_ranked[0]
+        reason = (
+            f"{graph.nodes[cause].name} raised no alert, but all {len(covered)} alerting "
+            f"components that nothing else explains depend on it ({_names(graph, covered)}); "
+            "its failure would explain them all."
+        )
+        ranked.append(
+            _candidate(graph, cause, min(0.75, 0.35 + 0.1 * len(covered)), reason, silent=True)
+        )
+        root_nodes = (cause,)
+    else:
+        best = unexplained[0]
+        share = len(explains[best]) / others if others else 0.0
+        reason = (
+            f"{graph.nodes[best].name} is alerting with healthy dependencies and explains "
+            f"{len(explains[best])} of the {others} other alerting components, but "
+            f"{len(unexplained) - 1} other alerting components are unexplained "
+            f"({_names(graph, unexplained[1:])})."
+        )
+        ranked.append(_candidate(graph, best, 0.3 + 0.3 * share, reason))
+        root_nodes = tuple(sorted(unexplained))
+
+    for node in unexplained:
+        if node == ranked[0].node:
+            continue
+        share = len(explains[node]) / others if others else 0.0
+        ranked.append(
+            _candidate(
+                graph,
+                node,
+                0.2 + 0.2 * share,
+                f"{graph.nodes[node].name} is alerting and none of its dependencies is, but it "
+                f"explains only {len(explains[node])} other alerting components.",
+            )
+        )
+    for cause, covered in silent_ranked[:2]:
+        if cause == ranked[0].node:
+            continue
+        ranked.append(
+            _candidate(
+                graph,
+                cause,
+                0.15 + 0.05 * len(covered),
+                f"{graph.nodes[cause].name} raised no alert but {len(covered)} alerting "
+                "components depend on it.",
+                silent=True,
+            )
+        )
+    for node in members:
+        if node in explained and len(ranked) < MAX_CANDIDATES + 1:
+            ranked.append(
+                _candidate(
+                    graph,
+                    node,
+                    0.05,
+                    f"{graph.nodes[node].name} is alerting, but a failure below it explains that.",
+                )
+            )
+    ranked = ranked[: MAX_CANDIDATES + 1]
+    return Ranking(root=_promote(ranked[0], ranked[1:]), candidates=ranked[1:], root_nodes=root_nodes)
