@@ -56,6 +56,13 @@ class GroupingSettings(_Settings):
         "many alerting dependents would be this unlikely by chance (Poisson tail at the current "
         "alert density); keeps a hub such as DNS from gluing unrelated faults together",
     )
+    silent_min_coverage: float = Field(
+        default=0.3,
+        ge=0.0,
+        le=1.0,
+        description="... and when at least this share of the machines it would take down is "
+        "alerting: a core switch whose other dependents are all quiet is not down",
+    )
     noise_floor: float = Field(
         default=0.001,
         ge=0.0,

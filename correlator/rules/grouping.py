@@ -5,10 +5,14 @@ graph (never on time alone):
 
 * **directly**: one is a cause of the other (its failure would take the other down, redundancy
   honoured) within `max_hops`;
+* **jointly**: neither explains the other, but together they exhaust a redundancy group (both
+  web servers of a pool), so their joint failure takes down something neither takes down alone;
 * **through a silent dependency**: both depend on a node that raised no alert itself, and so many
   of that node's dependents are alerting that chance is an unlikely explanation. "Unlikely" is a
   Poisson tail at the current alert density: two alerts below a database with ten dependents are
-  telling; two alerts below the DNS that 3,000 nodes use are not.
+  telling; two alerts below the DNS that 3,000 nodes use are not. And enough of what it would
+  take down must be alerting (`silent_min_coverage`): a core switch whose other dependents are
+  all quiet is not down.
 
 An alert related to several open incidents merges them into the oldest.
 """
@@ -21,9 +25,10 @@ from typing import Protocol
 
 from correlator.settings import GroupingSettings
 
-#: Kinds that stand for people, not machines: they never raise alerts, so they are left out
-#: when judging what share of a dependency's dependents is alerting.
-PEOPLE_KINDS = frozenset({"user_group"})
+#: Kinds that are not machines: people, and business services (abstractions over machines).
+#: They seldom raise alerts of their own, so they are left out when judging what share of a
+#: dependency's dependents is alerting.
+UNMONITORED_KINDS = frozenset({"user_group", "business_service"})
 
 
 class _NodeKind(Protocol):
@@ -35,6 +40,9 @@ class GraphView(Protocol):
     def nodes(self) -> Mapping[str, _NodeKind]: ...
     def causes(self, node: str, max_hops: int) -> Mapping[str, int]: ...
     def effects(self, node: str, max_hops: int) -> Mapping[str, int]: ...
+    def dependencies(self, node: str) -> tuple[str, ...]: ...
+    def dependents(self, node: str) -> tuple[str, ...]: ...
+    def down_set(self, failed: Iterable[str]) -> frozenset[str]: ...
 
 
 def poisson_tail(k: int, mean: float) -> float:
@@ -73,7 +81,7 @@ class GroupingIndex:
         self.noise_floor = noise_floor
         self._hops = settings.max_hops
         self._monitorable = max(
-            1, sum(1 for n in graph.nodes.values() if n.kind not in PEOPLE_KINDS)
+            1, sum(1 for n in graph.nodes.values() if n.kind not in UNMONITORED_KINDS)
         )
         self._blast: dict[str, int] = {}
         #: node -> {incident id: alerts on that node in that incident}
@@ -129,7 +137,7 @@ class GroupingIndex:
             size = sum(
                 1
                 for other in self.graph.effects(node, self._hops)
-                if other != node and nodes[other].kind not in PEOPLE_KINDS
+                if other != node and nodes[other].kind not in UNMONITORED_KINDS
             )
             self._blast[node] = size
         return size
@@ -141,19 +149,43 @@ class GroupingIndex:
         under = self.alerting_under.get(cause, 0)
         if under < 2:
             return False
+        blast = self.blast(cause)
+        if blast and under / blast < self.settings.silent_min_coverage:
+            return False
         others = max(0, len(self.firing_nodes) - under)
         density = max(self.noise_floor, others / self._monitorable)
-        return poisson_tail(under, density * self.blast(cause)) <= self.settings.silent_significance
+        return poisson_tail(under, density * blast) <= self.settings.silent_significance
 
     def related_incidents(self, node: str) -> set[str]:
         """Open incidents that share a cause with an alert on `node`."""
         found: set[str] = set(self.node_incidents.get(node, ()))
         found.update(self.cause_incidents.get(node, ()))  # node explains their members
+        for partner in self.joint_partners(node):
+            found.update(self.node_incidents.get(partner, ()))
         for cause in self.causes(node):
             found.update(self.node_incidents.get(cause, ()))  # their member explains node
             if cause not in self.node_incidents and self.plausible_silent(cause):
                 found.update(self.cause_incidents.get(cause, ()))
         return found
+
+    def joint_partners(self, node: str) -> set[str]:
+        """Active nodes whose failure together with `node` exhausts a redundancy group."""
+        graph = self.graph
+        if node not in graph.nodes:
+            return set()
+        partners: set[str] = set()
+        alone = graph.down_set((node,))
+        for dependent in graph.dependents(node):
+            if dependent in alone:
+                continue
+            for peer in graph.dependencies(dependent):
+                if peer == node or peer not in self.firing_nodes or peer in partners:
+                    continue
+                if dependent in graph.down_set((node, peer)) and dependent not in graph.down_set(
+                    (peer,)
+                ):
+                    partners.add(peer)
+        return partners
 
     def silent_causes(self, nodes: Iterable[str]) -> dict[str, list[str]]:
         """Non-alerting common causes of `nodes`: cause -> the nodes it would take down."""

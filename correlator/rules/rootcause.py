@@ -39,6 +39,7 @@ class CauseIndex(Protocol):
     def causes(self, node: str) -> Mapping[str, int]: ...
     def blast(self, node: str) -> int: ...
     def silent_causes(self, nodes: Iterable[str]) -> dict[str, list[str]]: ...
+    def plausible_silent(self, cause: str) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,11 @@ def rank(
     unexplained.sort(key=strength)
     silent = index.silent_causes(unexplained) if len(unexplained) > 1 else {}
     silent_ranked = sorted(
-        ((c, covered) for c, covered in silent.items() if len(covered) > 1),
+        (
+            (c, covered)
+            for c, covered in silent.items()
+            if len(covered) > 1 and index.plausible_silent(c)
+        ),
         key=lambda item: (
             -len(item[1]),
             index.blast(item[0]),

@@ -1,0 +1,139 @@
+"""Text for people: the demo's running story and `topology impact`'s answer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from correlator.models import IncidentRecord
+
+_CHANGE_WORDS = {
+    "opened": "opened",
+    "alert_added": "new alert",
+    "alert_resolved": "alert cleared",
+    "alert_refired": "alert fired again",
+    "alert_flapping": "alert flapping",
+    "severity_changed": "severity changed",
+    "merged_in": "another incident merged in",
+    "merged": "merged",
+    "reopened": "reopened",
+    "resolved": "resolved",
+}
+
+
+def _money(amount: float, currency: str) -> str:
+    return f"{amount:,.0f} {currency}"
+
+
+def _clock(ts: datetime | None) -> str:
+    return ts.strftime("%H:%M") if ts else "--:--"
+
+
+def _minutes(later: datetime, earlier: datetime) -> str:
+    minutes = int((later - earlier).total_seconds() // 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+
+
+def describe_update(record: IncidentRecord, *, names: dict[str, str] | None = None) -> str:
+    """A few lines a desk agent can read: what happened, why, who is hurt, what to tell them."""
+    names = names or {}
+    label = names.get
+    head = {
+        "open": "NEW INCIDENT" if record.version == 1 else "UPDATE",
+        "resolved": "RESOLVED",
+        "merged": "MERGED",
+    }[record.status]
+    if record.status == "open" and record.reopened and "reopened" in record.changes:
+        head = "REOPENED"
+    what = ", ".join(_CHANGE_WORDS.get(c, c) for c in record.changes if c != "opened")
+    lines = [
+        f"{_clock(record.updated_at)}  {head} {record.id} v{record.version}  P{record.priority}"
+        + (f"  ({what})" if what and head == "UPDATE" else ""),
+        f"       {record.title}",
+    ]
+    pad = "       "
+    if record.status == "merged":
+        lines.append(f"{pad}Its alerts now belong to {record.merged_into}; follow that one.")
+        return "\n".join(lines)
+    root = record.root_cause
+    if root is not None:
+        lines.append(f"{pad}Probable cause: {root.name} [{root.kind}], {root.confidence:.0%} sure")
+        lines.append(f"{pad}  why: {root.reason}")
+    affected = record.affected
+    if affected.users:
+        groups = ", ".join(label(g, g) or g for g in affected.user_groups)
+        sites = ", ".join(label(s, s) or s for s in affected.sites)
+        lines.append(f"{pad}Who is affected: {affected.users} people ({groups}) at {sites}")
+    else:
+        lines.append(f"{pad}Who is affected: nobody; no user group depends on it")
+    if affected.business_services:
+        services = ", ".join(label(b, b) or b for b in affected.business_services)
+        lines.append(f"{pad}Services unavailable: {services}")
+    team = record.assignment.name if record.assignment and record.assignment.name else None
+    contact = record.assignment.contact if record.assignment else None
+    resolver = team or record.assignment_group or "nobody (no owner known)"
+    if contact:
+        resolver += f" <{contact}>"
+    lines.append(
+        f"{pad}Priority P{record.priority} (impact {record.impact}, urgency {record.urgency}); "
+        f"resolver group: {resolver}"
+    )
+    cost = record.cost
+    if record.status == "open" and record.next_update_at is not None:
+        lines.append(
+            f"{pad}Next update to users due {_clock(record.next_update_at)} "
+            f"(in {_minutes(record.next_update_at, record.updated_at)}); lost productivity "
+            f"{_money(cost.per_hour, cost.currency)}/hour, {_money(cost.accrued, cost.currency)} "
+            "so far"
+        )
+    elif record.status == "resolved" and record.resolved_at is not None:
+        lines.append(
+            f"{pad}Service restored at {_clock(record.resolved_at)} after "
+            f"{_minutes(record.resolved_at, record.opened_at)}; lost productivity "
+            f"{_money(cost.accrued, cost.currency)}"
+        )
+    firing = [a for a in record.alerts if a.status == "firing"]
+    shown = ", ".join(f"{a.name} on {a.node or 'unmapped'}" for a in firing[:4])
+    more = f" and {len(firing) - 4} more" if len(firing) > 4 else ""
+    lines.append(f"{pad}Alerts: {len(firing)} of {len(record.alerts)} firing: {shown}{more}")
+    if record.unmapped:
+        lines.append(f"{pad}Note: some alerts could not be placed on the topology")
+    return "\n".join(lines)
+
+
+def describe_impact(topology: Any, failed: Sequence[str], found: Any, owners: Sequence[str]) -> str:
+    """`correlator topology impact`, for a person."""
+    nodes = topology.nodes
+    names = ", ".join(f"{nodes[n].name} ({n})" for n in failed)
+    lines = [f"If {names} fails:"]
+    if found.users:
+        lines.append(f"  People affected: {found.users} in {len(found.user_groups)} groups")
+        for group in found.user_groups:
+            info = nodes[group]
+            site = topology.sites[info.site].name if info.site in topology.sites else info.site
+            lines.append(f"    - {info.name} ({group}): {info.users} people at {site or '?'}")
+    else:
+        lines.append("  People affected: nobody")
+    if found.business_services:
+        lines.append(
+            "  Business services down: "
+            + ", ".join(nodes[b].name for b in found.business_services)
+        )
+    technical = [s for s in found.services if s not in failed]
+    if technical:
+        shown = ", ".join(nodes[s].name for s in technical[:12])
+        more = f" and {len(technical) - 12} more" if len(technical) > 12 else ""
+        lines.append(f"  Also down: {shown}{more}")
+    if found.sites:
+        lines.append(
+            "  Sites: " + ", ".join(
+                topology.sites[s].name if s in topology.sites else s for s in found.sites
+            )
+        )
+    lines.append(f"  Lost productivity: {_money(found.cost_per_hour, found.currency)} per hour")
+    for owner in owners:
+        team = topology.teams.get(owner)
+        contact = f" <{team.contact}>" if team is not None and team.contact else ""
+        lines.append(f"  Resolver group: {team.name if team else owner}{contact}")
+    return "\n".join(lines)
