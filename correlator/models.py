@@ -8,12 +8,12 @@ worker serialises every published update and orjson is several times faster than
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_ID = "correlator.incident/v1"
+SCHEMA_ID: Final = "correlator.incident/v1"
 
 AlertStatus = Literal["firing", "resolved"]
 IncidentStatus = Literal["open", "resolved", "merged"]
