@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -93,10 +93,19 @@ class Correlator:
 
     def ingest(self, alert: Alert, now: datetime) -> list[IncidentUpdate]:
         """Take one alert at event time `now`; return the incident updates it causes."""
-        now = self._advance(now)
-        updates = self._run_timers(now)
-        self._apply(alert, now)
-        updates.extend(self._publish(now))
+        return self.ingest_many(((alert, now),))
+
+    def ingest_many(self, alerts: Iterable[tuple[Alert, datetime]]) -> list[IncidentUpdate]:
+        """Take the alerts of one message (a webhook carries many) and publish once per
+        incident at the end, so a webhook clearing ten alerts makes one update, not ten."""
+        updates: list[IncidentUpdate] = []
+        now: datetime | None = None
+        for alert, at in alerts:
+            now = self._advance(at)
+            updates.extend(self._run_timers(now))
+            self._apply(alert, now)
+        if now is not None:
+            updates.extend(self._publish(now))
         return updates
 
     def tick(self, now: datetime) -> list[IncidentUpdate]:

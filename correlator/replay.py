@@ -45,8 +45,7 @@ def replay_updates(
             if on_error is not None:
                 on_error(BadLine(number, err.reason, err.code))
             continue
-        for alert in alerts:
-            yield from engine.ingest(alert, alert.event_time)
+        yield from engine.ingest_many((alert, alert.event_time) for alert in alerts)
     if drain and engine.clock is not None:
         settings = engine.settings
         horizon = engine.clock + settings.flapping.window + settings.lifecycle.hold_down

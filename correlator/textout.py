@@ -96,7 +96,8 @@ def describe_update(record: IncidentRecord, *, names: dict[str, str] | None = No
     firing = [a for a in record.alerts if a.status == "firing"]
     shown = ", ".join(f"{a.name} on {a.node or 'unmapped'}" for a in firing[:4])
     more = f" and {len(firing) - 4} more" if len(firing) > 4 else ""
-    lines.append(f"{pad}Alerts: {len(firing)} of {len(record.alerts)} firing: {shown}{more}")
+    listed = f": {shown}{more}" if firing else ""
+    lines.append(f"{pad}Alerts: {len(firing)} of {len(record.alerts)} firing{listed}")
     if record.unmapped:
         lines.append(f"{pad}Note: some alerts could not be placed on the topology")
     return "\n".join(lines)

@@ -63,6 +63,12 @@ def _alert_record(alert: AlertState) -> AlertRecord:
     )
 
 
+def _only_warnings(incident: Incident, roots: Sequence[str]) -> bool:
+    """True when the root's alerts say 'degraded' (warning, info) rather than 'down'."""
+    severities = [a.severity for a in incident.alerts.values() if a.node in roots]
+    return bool(severities) and all(s in ("warning", "info") for s in severities)
+
+
 def describe(incident: Incident, graph: NamingGraph) -> tuple[str, str]:
     """`(title, summary)` in plain words."""
     verdict = incident.assessment
@@ -74,11 +80,14 @@ def describe(incident: Incident, graph: NamingGraph) -> tuple[str, str]:
         cause = f"Alerts from an unmapped source ({root.name})"
     elif root.silent:
         cause = f"Probable {root.name} failure"
+    elif _only_warnings(incident, verdict.root_nodes):
+        cause = f"{root.name} warning"
     else:
         cause = f"{root.name} failure"
+    at_risk = cause.endswith(" warning")
     sites = [_name(graph.sites, s) for s in affected.sites]
     if affected.users:
-        title = f"{cause}: {affected.users} people affected"
+        title = f"{cause}: {affected.users} people {'at risk' if at_risk else 'affected'}"
         if sites:
             title += f" ({_join(sites)})"
     elif affected.business_services:

@@ -5,8 +5,9 @@ graph (never on time alone):
 
 * **directly**: one is a cause of the other (its failure would take the other down, redundancy
   honoured) within `max_hops`;
-* **jointly**: neither explains the other, but together they exhaust a redundancy group (both
-  web servers of a pool), so their joint failure takes down something neither takes down alone;
+* **jointly**: neither explains the other, but together they exhaust a redundancy pool (both
+  web servers of a pool: nodes of one kind), so their joint failure takes down something that
+  neither takes down alone;
 * **through a silent dependency**: both depend on a node that raised no alert itself, and so many
   of that node's dependents are alerting that chance is an unlikely explanation. "Unlikely" is a
   Poisson tail at the current alert density: two alerts below a database with ten dependents are
@@ -174,12 +175,17 @@ class GroupingIndex:
         if node not in graph.nodes:
             return set()
         partners: set[str] = set()
+        kind = graph.nodes[node].kind
         alone = graph.down_set((node,))
         for dependent in graph.dependents(node):
             if dependent in alone:
                 continue
             for peer in graph.dependencies(dependent):
                 if peer == node or peer not in self.firing_nodes or peer in partners:
+                    continue
+                if graph.nodes[peer].kind != kind:
+                    # Pools are alike (two web servers, two mail servers). A WAN link down while
+                    # the far site's spare server is also down is two faults, not one.
                     continue
                 if dependent in graph.down_set((node, peer)) and dependent not in graph.down_set(
                     (peer,)

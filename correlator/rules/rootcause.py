@@ -181,7 +181,7 @@ def rank(
             f"({_names(graph, unexplained[1:])})."
         )
         ranked.append(_candidate(graph, best, 0.3 + 0.3 * share, reason))
-        root_nodes = tuple(sorted(unexplained))
+        root_nodes = (best, *sorted(n for n in unexplained if n != best))
 
     for node in unexplained:
         if node == ranked[0].node:

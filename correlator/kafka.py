@@ -1,0 +1,393 @@
+"""The one module that imports kafka-python: the `correlator.ports` interfaces on a real cluster.
+
+Notes from running against Tansu (the embedded broker of the tests and `demo --kafka`), which
+the code below is written to survive, and which are harmless on Apache Kafka and Redpanda:
+
+* ListOffsets (`end_offsets`, `seek_to_end`, `auto_offset_reset="latest"`) may report the
+  start of the last record batch plus one rather than the log end. So the worker never seeks to
+  the end: the input starts from the earliest offset, state is read up to the *high watermark
+  of fetch responses*, and consumer lag uses the same high watermark.
+* DescribeConfigs returns nothing, so topic configs are set at creation and never read back.
+* A synchronous rebalance listener runs on kafka-python's IO thread and must not call blocking
+  consumer methods (commit, position...). The listener here only records what changed; the
+  loop commits before every poll, so nothing is ever pending when partitions are revoked.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import kafka.errors as kafka_errors
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.structs import OffsetAndMetadata
+
+from correlator.config import WorkerConfig
+from correlator.ports import (
+    TP,
+    CommitFailed,
+    Headers,
+    Message,
+    ProduceFailed,
+    RebalanceEvents,
+    TopicSpec,
+)
+
+log = logging.getLogger(__name__)
+
+#: Broker-side settings of topics the worker creates, beyond cleanup.policy.
+#: 8 MiB records: an incident record of a large storm, or the state of one large incident,
+#: must never be refused (a refused record stops the worker); Kafka's default is 1 MiB.
+LARGE_RECORDS = {"max.message.bytes": str(8 * 1024 * 1024)}
+
+
+def client_options(config: WorkerConfig) -> dict[str, Any]:
+    """Options every kafka-python client gets: bootstrap, identity, security, timeouts."""
+    k = config.kafka
+    options: dict[str, Any] = {
+        "bootstrap_servers": config.bootstrap_servers.split(","),
+        "client_id": k.client_id,
+        "security_protocol": k.security_protocol,
+        "request_timeout_ms": k.request_timeout_ms,
+        # Give up reconnecting quickly per attempt but keep trying: a broker restart takes
+        # seconds, and the loop's liveness check catches a cluster that never comes back.
+        "reconnect_backoff_max_ms": 5_000,
+    }
+    if k.sasl_mechanism:
+        options["sasl_mechanism"] = k.sasl_mechanism
+        options["sasl_plain_username"] = k.sasl_plain_username
+        if k.sasl_plain_password is not None:
+            options["sasl_plain_password"] = k.sasl_plain_password.get_secret_value()
+        options["sasl_kerberos_service_name"] = k.sasl_kerberos_service_name
+    if k.security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_cafile"] = k.ssl_cafile
+        options["ssl_certfile"] = k.ssl_certfile
+        options["ssl_keyfile"] = k.ssl_keyfile
+        options["ssl_check_hostname"] = k.ssl_check_hostname
+        if k.ssl_password is not None:
+            options["ssl_password"] = k.ssl_password.get_secret_value()
+    options.update(k.options)
+    return options
+
+
+def _only(options: Mapping[str, Any], allowed: Mapping[str, Any]) -> dict[str, Any]:
+    """kafka-python refuses unknown options; `kafka.options` may hold producer-only ones."""
+    return {key: value for key, value in options.items() if key in allowed}
+
+
+def _tp(tp: TopicPartition) -> TP:
+    return TP(tp.topic, tp.partition)
+
+
+class _Listener(ConsumerRebalanceListener):
+    """Runs on kafka-python's IO thread: records the change and returns at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events = RebalanceEvents()
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        with self._lock:
+            self._events.revoked.update(_tp(tp) for tp in revoked)
+
+    def on_partitions_lost(self, lost: Any) -> None:
+        with self._lock:
+            self._events.lost.update(_tp(tp) for tp in lost)
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        with self._lock:
+            self._events.assigned.update(_tp(tp) for tp in assigned)
+            self._events.generations += 1
+
+    def take(self) -> RebalanceEvents:
+        with self._lock:
+            events, self._events = self._events, RebalanceEvents()
+        return events
+
+
+class KafkaGroupConsumer:
+    """`ports.Consumer` on KafkaConsumer: subscribe, poll batches, commit synchronously."""
+
+    def __init__(self, config: WorkerConfig, topics: Sequence[str]) -> None:
+        k = config.kafka
+        options = client_options(config)
+        options.update(
+            group_id=config.group_id,
+            group_instance_id=k.group_instance_id,
+            # Offsets are committed by the loop after the batch's outputs are flushed; an
+            # automatic commit could acknowledge records whose outputs were never written.
+            enable_auto_commit=False,
+            # A new group reads the input from its start: losing alerts is worse than reading
+            # a backlog (and Tansu's "latest" lookup is unreliable, see module notes).
+            auto_offset_reset="earliest",
+            session_timeout_ms=k.session_timeout_ms,
+            heartbeat_interval_ms=k.heartbeat_interval_ms,
+            max_poll_interval_ms=k.max_poll_interval_ms,
+            fetch_max_wait_ms=k.fetch_max_wait_ms,
+            max_partition_fetch_bytes=k.max_partition_fetch_bytes,
+            # Never read records of aborted transactions from upstream producers.
+            isolation_level="read_committed",
+            # Topics are created by the admin client with the right settings; a consumer
+            # must not create the input topic with broker defaults by subscribing to it.
+            allow_auto_create_topics=False,
+        )
+        self._consumer = KafkaConsumer(**_only(options, KafkaConsumer.DEFAULT_CONFIG))
+        self._listener = _Listener()
+        self._consumer.subscribe(list(topics), listener=self._listener)
+
+    def poll(self, timeout: float, max_records: int) -> list[Message]:
+        batch = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
+        out: list[Message] = []
+        for records in batch.values():
+            for r in records:
+                out.append(
+                    Message(
+                        topic=r.topic,
+                        partition=r.partition,
+                        offset=r.offset,
+                        key=r.key,
+                        value=r.value,
+                        headers=tuple(r.headers or ()),
+                        timestamp_ms=r.timestamp if r.timestamp is not None else 0,
+                    )
+                )
+        return out
+
+    def commit(self, offsets: Mapping[TP, int]) -> None:
+        if not offsets:
+            return
+        payload = {
+            TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(offset, "", -1)
+            for tp, offset in offsets.items()
+        }
+        try:
+            self._consumer.commit(payload)
+        except (
+            kafka_errors.CommitFailedError,
+            kafka_errors.RebalanceInProgressError,
+            kafka_errors.IllegalGenerationError,
+            kafka_errors.UnknownMemberIdError,
+            kafka_errors.FencedInstanceIdError,
+        ) as exc:
+            raise CommitFailed(str(exc)) from exc
+
+    def assignment(self) -> frozenset[TP]:
+        return frozenset(_tp(tp) for tp in self._consumer.assignment())
+
+    def take_rebalance_events(self) -> RebalanceEvents:
+        return self._listener.take()
+
+    def positions(self) -> dict[TP, tuple[int, int | None]]:
+        out: dict[TP, tuple[int, int | None]] = {}
+        # Read the subscription state directly: `KafkaConsumer.position` may block on a
+        # network round trip, and this runs once per loop iteration.
+        states = getattr(self._consumer, "_subscription", None)
+        assignment = getattr(states, "assignment", {})
+        for tp, state in list(assignment.items()):
+            position = getattr(state, "position", None)
+            if position is None:
+                continue
+            offset = position.offset if hasattr(position, "offset") else int(position)
+            highwater = getattr(state, "highwater", None)
+            out[_tp(tp)] = (int(offset), None if highwater is None else int(highwater))
+        return out
+
+    def close(self) -> None:
+        # autocommit=False: the loop has committed everything it processed already.
+        self._consumer.close(autocommit=False)
+
+
+class KafkaRecordProducer:
+    """`ports.Producer` on KafkaProducer (idempotent, acks=all)."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        k = config.kafka
+        options = client_options(config)
+        options.update(
+            # Every in-sync replica must have an output before its input is committed.
+            acks="all",
+            # Idempotence keeps records of one partition in order across retries, which the
+            # changelog markers and the stage-2 de-duplication rely on.
+            enable_idempotence=True,
+            delivery_timeout_ms=k.delivery_timeout_ms,
+            linger_ms=k.linger_ms,
+            max_request_size=k.max_request_size,
+            compression_type=k.compression_type,
+            # 64 KiB batches: fewer, larger produce requests for the changelog at no cost in
+            # latency (the loop flushes each batch explicitly).
+            batch_size=65_536,
+            # send() blocks this long at most for metadata or buffer space, then fails the
+            # batch; longer than a broker restart, shorter than the liveness timeout.
+            max_block_ms=30_000,
+        )
+        self._producer = KafkaProducer(**_only(options, KafkaProducer.DEFAULT_CONFIG))
+        self._futures: list[Any] = []
+
+    def send(
+        self,
+        topic: str,
+        *,
+        partition: int | None,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers = (),
+        timestamp_ms: int | None = None,
+    ) -> None:
+        try:
+            future = self._producer.send(
+                topic,
+                value=value,
+                key=key,
+                headers=list(headers),
+                partition=partition,
+                timestamp_ms=timestamp_ms,
+            )
+        except kafka_errors.KafkaError as exc:
+            raise ProduceFailed(f"{topic}: {exc}") from exc
+        self._futures.append(future)
+
+    def flush(self, timeout: float) -> None:
+        futures, self._futures = self._futures, []
+        if not futures:
+            return
+        try:
+            self._producer.flush(timeout=timeout)
+        except kafka_errors.KafkaTimeoutError as exc:
+            raise ProduceFailed(f"flush timed out after {timeout:.0f}s") from exc
+        for future in futures:
+            if future.failed():
+                raise ProduceFailed(str(future.exception)) from future.exception
+            if not future.is_done:
+                raise ProduceFailed("a record was not acknowledged in time")
+
+    def close(self) -> None:
+        self._producer.close(timeout=10)
+
+
+class KafkaChangelogReader:
+    """Reads state partitions to their end with a group-less consumer (Kafka Streams'
+    "restore consumer"), fresh for every restore so no stale high watermark is trusted."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        self._config = config
+
+    def read_to_end(self, topic: str, partitions: Sequence[int]) -> Iterator[Message]:
+        if not partitions:
+            return
+        options = client_options(self._config)
+        options.update(
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            # Restore reads whole partitions: large fetches, short waits.
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+            fetch_max_wait_ms=50,
+        )
+        consumer = KafkaConsumer(**_only(options, KafkaConsumer.DEFAULT_CONFIG))
+        try:
+            tps = [TopicPartition(topic, p) for p in partitions]
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            pending = set(tps)
+            deadline = time.monotonic() + self._config.restore_timeout.total_seconds()
+            while pending:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"restoring {topic} {sorted(partitions)} took too long")
+                batch = consumer.poll(timeout_ms=200, max_records=10_000)
+                for records in batch.values():
+                    for r in records:
+                        yield Message(
+                            topic=r.topic,
+                            partition=r.partition,
+                            offset=r.offset,
+                            key=r.key,
+                            value=r.value,
+                            headers=tuple(r.headers or ()),
+                            timestamp_ms=r.timestamp if r.timestamp is not None else 0,
+                        )
+                for tp in list(pending):
+                    # The high watermark arrives with the first fetch response (0 for an
+                    # empty partition); the position is where the next fetch starts.
+                    highwater = consumer.highwater(tp)
+                    if highwater is not None and consumer.position(tp) >= highwater:
+                        pending.discard(tp)
+        finally:
+            consumer.close(autocommit=False)
+
+    def close(self) -> None:
+        pass
+
+
+class KafkaTopicAdmin:
+    """Creates missing topics; never alters existing ones."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        options = client_options(config)
+        self._admin = KafkaAdminClient(**_only(options, KafkaAdminClient.DEFAULT_CONFIG))
+
+    def describe(self, names: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for topic in self._admin.describe_topics(list(names)):
+            if topic.get("error_code", 0) == 0 and topic.get("partitions"):
+                out[topic["name"]] = len(topic["partitions"])
+        return out
+
+    def ensure_topics(self, specs: Sequence[TopicSpec]) -> dict[str, int]:
+        names = [spec.name for spec in specs]
+        existing = self.describe(names)
+        missing = [spec for spec in specs if spec.name not in existing]
+        if missing:
+            request = {
+                spec.name: {
+                    "num_partitions": spec.partitions,
+                    "replication_factor": spec.replication_factor,
+                    "configs": dict(spec.configs),
+                }
+                for spec in missing
+            }
+            # raise_errors=False: another worker starting at the same moment may win the
+            # race (TopicAlreadyExists); any real failure shows up in the describe below.
+            result = self._admin.create_topics(request, raise_errors=False)
+            for topic in result.get("topics", []):
+                code = topic.get("error_code", 0)
+                if code not in (0, kafka_errors.TopicAlreadyExistsError.errno):
+                    log.error(
+                        "cannot create topic %s: %s", topic.get("name"), topic.get("error_message")
+                    )
+                elif code == 0:
+                    log.info("created topic %s", topic.get("name"))
+            try:
+                self._admin.wait_for_topics(names, timeout_ms=30_000)
+            except kafka_errors.KafkaTimeoutError as exc:
+                raise RuntimeError(f"topics not ready: {exc}") from exc
+            existing = self.describe(names)
+        absent = [name for name in names if name not in existing]
+        if absent:
+            raise RuntimeError(f"topics missing and could not be created: {absent}")
+        return existing
+
+    def close(self) -> None:
+        self._admin.close()
+
+
+class KafkaClients:
+    """`ports.Clients` for one worker on a real cluster."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+
+    def admin(self) -> KafkaTopicAdmin:
+        return KafkaTopicAdmin(self.config)
+
+    def consumer(self, topics: Sequence[str]) -> KafkaGroupConsumer:
+        return KafkaGroupConsumer(self.config, topics)
+
+    def producer(self) -> KafkaRecordProducer:
+        return KafkaRecordProducer(self.config)
+
+    def changelog_reader(self) -> KafkaChangelogReader:
+        return KafkaChangelogReader(self.config)

@@ -1,0 +1,260 @@
+"""Every metric of the worker, on one injectable `CollectorRegistry` (CONTRACT §5).
+
+Names follow Prometheus conventions: `correlator_` prefix, base units (seconds), `_total`
+counters. No label carries an incident id, an alert fingerprint or a person: label values come
+from small fixed sets (formats, reasons, statuses, priorities, partitions, resolver groups).
+
+Values the loop owns (engine statistics, consumer positions) are published as immutable
+snapshots that custom collectors read at scrape time: the HTTP thread never touches the Kafka
+consumer (kafka-python's consumer is not thread-safe) or an engine.
+"""
+
+from __future__ import annotations
+
+import platform
+import threading
+from importlib import metadata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from correlator.ports import TP
+
+try:
+    VERSION = metadata.version("incident-correlator")
+except metadata.PackageNotFoundError:  # running from a checkout
+    VERSION = "0.1.0+checkout"
+
+#: Per-event latencies: from sub-millisecond processing to a backlog hours old.
+LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+AGE_BUCKETS = (0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600)
+BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+RESTORE_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+#: Incident durations: a blip of minutes to an outage of days.
+DURATION_BUCKETS = (60, 300, 600, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600, 72 * 3600)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSnapshot:
+    """Engine statistics summed over the worker's engines."""
+
+    active_alerts: int = 0
+    suppressed_alerts: int = 0
+    open_incidents_by_priority: Mapping[int, int] = field(default_factory=dict)
+    open_incidents_by_group: Mapping[str, int] = field(default_factory=dict)
+    people_affected: int = 0
+    engines: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LagSnapshot:
+    """Consumer position and log end offset per assigned partition."""
+
+    positions: Mapping[TP, tuple[int, int | None]] = field(default_factory=dict)
+
+
+class _SnapshotCollector(Collector):
+    """Reads the latest snapshots the loop published; the loop replaces them whole."""
+
+    def __init__(self) -> None:
+        self.engine = EngineSnapshot()
+        self.lag = LagSnapshot()
+        self._lock = threading.Lock()
+
+    def publish(self, engine: EngineSnapshot | None = None, lag: LagSnapshot | None = None) -> None:
+        with self._lock:
+            if engine is not None:
+                self.engine = engine
+            if lag is not None:
+                self.lag = lag
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            engine, lag = self.engine, self.lag
+        yield GaugeMetricFamily(
+            "correlator_active_alerts", "Firing alerts held by the engines.", engine.active_alerts
+        )
+        yield GaugeMetricFamily(
+            "correlator_suppressed_alerts",
+            "Firing alerts muted by a silence, a maintenance window or flap damping.",
+            engine.suppressed_alerts,
+        )
+        by_priority = GaugeMetricFamily(
+            "correlator_open_incidents", "Open incidents by priority (1 highest).", labels=["priority"]
+        )
+        for priority in range(1, 6):
+            by_priority.add_metric(
+                [str(priority)], engine.open_incidents_by_priority.get(priority, 0)
+            )
+        yield by_priority
+        by_group = GaugeMetricFamily(
+            "correlator_open_incidents_by_group",
+            "Open incidents by assignment (resolver) group.",
+            labels=["assignment_group"],
+        )
+        for group, count in sorted(engine.open_incidents_by_group.items()):
+            by_group.add_metric([group or "none"], count)
+        yield by_group
+        yield GaugeMetricFamily(
+            "correlator_people_affected",
+            "People in user groups affected by open incidents right now.",
+            engine.people_affected,
+        )
+        yield GaugeMetricFamily(
+            "correlator_engines", "Engines (repartition partitions) this worker runs.", engine.engines
+        )
+        lag_family = GaugeMetricFamily(
+            "correlator_consumer_lag",
+            "Records in the partition not yet consumed (log end offset - position).",
+            labels=["topic", "partition"],
+        )
+        for tp, (position, end) in sorted(lag.positions.items()):
+            if end is not None:
+                lag_family.add_metric([tp.topic, str(tp.partition)], max(0, end - position))
+        yield lag_family
+
+
+class Metrics:
+    """The worker's metrics. Each test builds its own with a fresh registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.build_info = Info("correlator_build", "Version of the running worker.", registry=r)
+        self.build_info.info({"version": VERSION, "python": platform.python_version()})
+        self.events_consumed = Counter(
+            "correlator_events_consumed_total",
+            "Input messages consumed, by detected format and outcome.",
+            ["format", "outcome"],
+            registry=r,
+        )
+        self.alerts_decoded = Counter(
+            "correlator_alerts_decoded_total",
+            "Alerts decoded from input messages (a webhook carries several), by format.",
+            ["format"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "correlator_dead_letters_total",
+            "Messages sent to the dead-letter topic, by reason code.",
+            ["reason"],
+            registry=r,
+        )
+        self.duplicates = Counter(
+            "correlator_duplicates_skipped_total",
+            "Re-delivered records skipped because the state had applied them already.",
+            registry=r,
+        )
+        self.processing = Histogram(
+            "correlator_processing_duration_seconds",
+            "Time to process one batch: decode, correlate, produce, flush and commit.",
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.batch_records = Counter(
+            "correlator_records_processed_total",
+            "Records processed, by stage (decode: alerts topic; correlate: repartition topic).",
+            ["stage"],
+            registry=r,
+        )
+        self.event_age = Histogram(
+            "correlator_event_age_seconds",
+            "Wall time minus event time when the engine ingests an alert.",
+            buckets=AGE_BUCKETS,
+            registry=r,
+        )
+        self.end_to_end = Histogram(
+            "correlator_end_to_end_latency_seconds",
+            "From the input message's Kafka timestamp to its outputs being flushed.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.updates_published = Counter(
+            "correlator_incident_updates_published_total",
+            "Incident updates published, by incident status.",
+            ["status"],
+            registry=r,
+        )
+        self.user_hours_lost = Counter(
+            "correlator_user_hours_lost_total",
+            "People affected times hours, accumulated by event time.",
+            registry=r,
+        )
+        self.incident_duration = Histogram(
+            "correlator_incident_duration_seconds",
+            "From opening to resolution, for resolved incidents, by priority.",
+            ["priority"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.topology_nodes = Gauge(
+            "correlator_topology_nodes", "Nodes in the loaded topology.", registry=r
+        )
+        self.topology_reload_time = Gauge(
+            "correlator_topology_last_reload_timestamp_seconds",
+            "When the topology in use was loaded (Unix time).",
+            registry=r,
+        )
+        self.topology_reloads = Counter(
+            "correlator_topology_reloads_total", "Topology reloads that were applied.", registry=r
+        )
+        self.topology_reload_failures = Counter(
+            "correlator_topology_reload_failures_total",
+            "Topology reloads refused (the last good topology stays in use).",
+            registry=r,
+        )
+        self.restore_duration = Histogram(
+            "correlator_state_restore_duration_seconds",
+            "Time to restore engine state from the changelog after an assignment.",
+            buckets=RESTORE_BUCKETS,
+            registry=r,
+        )
+        self.restored_records = Counter(
+            "correlator_state_restored_records_total",
+            "Changelog records read while restoring state.",
+            registry=r,
+        )
+        self.changelog_records = Counter(
+            "correlator_state_changelog_records_total",
+            "Records written to the state changelog.",
+            registry=r,
+        )
+        self.engine_errors = Counter(
+            "correlator_engine_errors_total",
+            "Alerts the engine failed on (dead-lettered with reason engine_error).",
+            registry=r,
+        )
+        self.rebalances = Counter(
+            "correlator_rebalances_total", "Partition assignments received.", registry=r
+        )
+        self.commit_failures = Counter(
+            "correlator_commit_failures_total",
+            "Offset commits refused because the group rebalanced meanwhile.",
+            registry=r,
+        )
+        self.ticks = Counter(
+            "correlator_idle_ticks_total",
+            "Ticks of idle engines driven by the wall clock.",
+            registry=r,
+        )
+        self.ready = Gauge(
+            "correlator_ready", "1 when /readyz succeeds.", registry=r
+        )
+        self.last_heartbeat = Gauge(
+            "correlator_loop_heartbeat_timestamp_seconds",
+            "When the processing loop last completed an iteration (Unix time).",
+            registry=r,
+        )
+        self.snapshots = _SnapshotCollector()
+        r.register(self.snapshots)
+        for reason in ("not_json", "unknown_shape", "bad_timestamp", "too_large", "invalid_field"):
+            self.dead_letters.labels(reason=reason)
+
+    def publish_engine(self, snapshot: EngineSnapshot) -> None:
+        self.snapshots.publish(engine=snapshot)
+
+    def publish_lag(self, snapshot: LagSnapshot) -> None:
+        self.snapshots.publish(lag=snapshot)
