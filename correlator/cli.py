@@ -73,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     from correlator.worker import main as worker_main
 
-    return worker_main(args.config)
+    code: int = worker_main(args.config)
+    return code
 
 
 @contextmanager
@@ -133,7 +134,8 @@ def _demo(args: argparse.Namespace) -> int:
     if args.kafka:
         from correlator.demo_kafka import run_demo_on_kafka
 
-        return run_demo_on_kafka()
+        code: int = run_demo_on_kafka()
+        return code
     from correlator.demo import run_demo
 
     return run_demo(as_json=args.json)
@@ -178,7 +180,7 @@ def _topology_impact(args: argparse.Namespace) -> int:
             return 1
         failed.append(node)
     found = topology.impact(failed)
-    owners = sorted({topology.nodes[n].owner for n in failed if topology.nodes[n].owner})
+    owners = sorted({o for n in failed if (o := topology.nodes[n].owner)})
     if args.json:
         sys.stdout.buffer.write(
             orjson.dumps(

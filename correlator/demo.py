@@ -63,8 +63,15 @@ def _webhook(*alerts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _native(
-    fingerprint: str, node: str, name: str, summary: str, minutes: float, *,
-    status: str = "firing", severity: str = "critical", started: float | None = None,
+    fingerprint: str,
+    node: str,
+    name: str,
+    summary: str,
+    minutes: float,
+    *,
+    status: str = "firing",
+    severity: str = "critical",
+    started: float | None = None,
 ) -> dict[str, Any]:
     event: dict[str, Any] = {
         "source": "nagios",
@@ -102,8 +109,12 @@ def _pagerduty(action: str, key: str, minutes: float | None = None) -> dict[str,
 
 def demo_events() -> list[bytes]:
     """The outage as raw messages, one per line, in the formats monitoring actually sends."""
-    wan = {"job": "snmp", "instance": "mpls-dal-nyc-01:161", "severity": "critical",
-           "topology_node": "wan-dallas-nyc"}
+    wan = {
+        "job": "snmp",
+        "instance": "mpls-dal-nyc-01:161",
+        "severity": "critical",
+        "topology_node": "wan-dallas-nyc",
+    }
     wan_summary = "Interface Gi0/1 (MPLS to New York) is down on the Dallas edge router"
     nas = {"job": "node", "instance": "dal-nas-1:9100", "severity": "warning", "host": "dal-nas-1"}
     web = {"job": "blackbox", "severity": "critical"}
@@ -114,28 +125,65 @@ def demo_events() -> list[bytes]:
         _webhook(_am_alert("WANLinkDown", wan, wan_summary, 0.0)),
         _webhook(_am_alert("DiskSpaceLow", nas, "/srv/share at 91% on dal-nas-1", 8.0)),
         _webhook(
-            _am_alert("HTTPErrors", {**web, "service": "crm-web-1"},
-                      "CRM web 1 answers 503 to 100% of requests", 12.0),
+            _am_alert(
+                "HTTPErrors",
+                {**web, "service": "crm-web-1"},
+                "CRM web 1 answers 503 to 100% of requests",
+                12.0,
+            ),
         ),
         _webhook(
-            _am_alert("HTTPErrors", {**web, "service": "crm-web-2"},
-                      "CRM web 2 answers 503 to 100% of requests", 12.1),
+            _am_alert(
+                "HTTPErrors",
+                {**web, "service": "crm-web-2"},
+                "CRM web 2 answers 503 to 100% of requests",
+                12.1,
+            ),
         ),
-        _native("pg-crm-db", "crm-db", "PostgresDown",
-                "PostgreSQL on crm-db not accepting connections", 12.6),
+        _native(
+            "pg-crm-db",
+            "crm-db",
+            "PostgresDown",
+            "PostgreSQL on crm-db not accepting connections",
+            12.6,
+        ),
         _native("mail-2-smtp", "mail-2", "SMTPDown", "mail-2 does not answer on port 25", 14.0),
         _webhook(_am_alert("WANLinkDown", wan, wan_summary, 0.0, 40.0)),
         _pagerduty("resolve", "carrier-mpls-dal-nyc-01"),
-        _native("pg-crm-db", "crm-db", "PostgresDown", "PostgreSQL accepting connections again",
-                48.0, status="resolved", started=12.6),
-        _webhook(
-            _am_alert("HTTPErrors", {**web, "service": "crm-web-1"},
-                      "CRM web 1 answers 503 to 100% of requests", 12.0, 48.5),
-            _am_alert("HTTPErrors", {**web, "service": "crm-web-2"},
-                      "CRM web 2 answers 503 to 100% of requests", 12.1, 48.5),
+        _native(
+            "pg-crm-db",
+            "crm-db",
+            "PostgresDown",
+            "PostgreSQL accepting connections again",
+            48.0,
+            status="resolved",
+            started=12.6,
         ),
-        _native("mail-2-smtp", "mail-2", "SMTPDown", "mail-2 answers again", 50.0,
-                status="resolved", started=14.0),
+        _webhook(
+            _am_alert(
+                "HTTPErrors",
+                {**web, "service": "crm-web-1"},
+                "CRM web 1 answers 503 to 100% of requests",
+                12.0,
+                48.5,
+            ),
+            _am_alert(
+                "HTTPErrors",
+                {**web, "service": "crm-web-2"},
+                "CRM web 2 answers 503 to 100% of requests",
+                12.1,
+                48.5,
+            ),
+        ),
+        _native(
+            "mail-2-smtp",
+            "mail-2",
+            "SMTPDown",
+            "mail-2 answers again",
+            50.0,
+            status="resolved",
+            started=14.0,
+        ),
         _webhook(_am_alert("DiskSpaceLow", nas, "/srv/share at 91% on dal-nas-1", 8.0, 55.0)),
     ]
     return [orjson.dumps(e) for e in events]
@@ -157,7 +205,7 @@ def run_demo(*, as_json: bool = False, topology: Topology | None = None) -> int:
     topology = topology or load_example()
     engine = Correlator(topology)
     names = {n: info.name for n, info in topology.nodes.items()}
-    names.update({s: site.name for s, site in topology.sites.items()})
+    names.update({s: site.name or s for s, site in topology.sites.items()})
     out = sys.stdout
     if not as_json:
         people = sum(n.users for n in topology.nodes.values() if n.kind == "user_group")

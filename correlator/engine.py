@@ -252,10 +252,11 @@ class Correlator:
     def _admit(self, state: AlertState, now: datetime) -> None:
         """Suppression, then grouping, for an alert occurrence that is news."""
         self.alerts[state.fingerprint] = state
-        probe = Alert.model_construct(
-            fingerprint=state.fingerprint, name=state.name, labels=state.labels
+        muted = (
+            muted_by(self._silences, state.name, state.labels, state.node, now)
+            if self._silences
+            else None
         )
-        muted = muted_by(self._silences, probe, state.node, now) if self._silences else None
         if muted is not None:
             state.suppressed_by = muted
             self.counters["alerts_suppressed"] += 1
@@ -266,9 +267,7 @@ class Correlator:
             self._dirty.add(f"alert/{state.fingerprint}")
         state.suppressed_by = None
         if state.node is None:
-            state.unmapped_key = unmapped_key(
-                Alert.model_construct(name=state.name, labels=state.labels, node=None)
-            )
+            state.unmapped_key = unmapped_key(state.name, state.labels)
             self._join_unmapped(state, now)
         else:
             self._join_related(state, now)
@@ -325,7 +324,7 @@ class Correlator:
                     continue
                 if now - inc.resolved_at > window:
                     continue
-                if best is None or (inc.resolved_at, inc.id) > (best.resolved_at, best.id):  # type: ignore[operator]
+                if best is None or (inc.resolved_at, inc.id) > (best.resolved_at or now, best.id):
                     best = inc
         return best
 
@@ -668,7 +667,9 @@ class Correlator:
         affected = verdict.affected
         root = verdict.root
         alerts = tuple(
-            sorted((a.fingerprint, a.status, a.occurrences, a.severity) for a in inc.alerts.values())
+            sorted(
+                (a.fingerprint, a.status, a.occurrences, a.severity) for a in inc.alerts.values()
+            )
         )
         return (
             inc.status,

@@ -104,7 +104,8 @@ class Alert(BaseModel):
     source: str = "unknown"
     """Which monitoring system sent it (`alertmanager`, `pagerduty`, `nagios`, ...)."""
     format: str = "native"
-    """Which decoder read it: `alertmanager-webhook`, `alertmanager-alert`, `pagerduty-v2`, `native`."""
+    """Which decoder read it: `alertmanager-webhook`, `alertmanager-alert`, `pagerduty-v2`,
+    `native`."""
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     starts_at: datetime
@@ -135,7 +136,8 @@ class Candidate(_Record):
     confidence: float = Field(ge=0.0, le=1.0)
     reason: str = Field(description="one sentence a desk agent can read out")
     silent: bool = Field(
-        default=False, description="true when the node itself raised no alert but explains the others"
+        default=False,
+        description="true when the node itself raised no alert but explains the others",
     )
     alerting: bool = Field(default=True, description="true when the node has a firing alert")
 
@@ -209,7 +211,8 @@ class IncidentRecord(_Record):
     unmapped: bool
     reopened: int = 0
     changes: list[str] = Field(
-        default_factory=list, description="what changed since the previous version, e.g. alert_added"
+        default_factory=list,
+        description="what changed since the previous version, e.g. alert_added",
     )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)

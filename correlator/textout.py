@@ -118,8 +118,7 @@ def describe_impact(topology: Any, failed: Sequence[str], found: Any, owners: Se
         lines.append("  People affected: nobody")
     if found.business_services:
         lines.append(
-            "  Business services down: "
-            + ", ".join(nodes[b].name for b in found.business_services)
+            "  Business services down: " + ", ".join(nodes[b].name for b in found.business_services)
         )
     technical = [s for s in found.services if s not in failed]
     if technical:
@@ -128,9 +127,8 @@ def describe_impact(topology: Any, failed: Sequence[str], found: Any, owners: Se
         lines.append(f"  Also down: {shown}{more}")
     if found.sites:
         lines.append(
-            "  Sites: " + ", ".join(
-                topology.sites[s].name if s in topology.sites else s for s in found.sites
-            )
+            "  Sites: "
+            + ", ".join(topology.sites[s].name if s in topology.sites else s for s in found.sites)
         )
     lines.append(f"  Lost productivity: {_money(found.cost_per_hour, found.currency)} per hour")
     for owner in owners:

@@ -4,36 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any
 
 from correlator.engine_state import AlertState, Incident
 from correlator.models import AlertRecord, Assignment, Cost, IncidentRecord
 from correlator.rules.priority import next_update_at
 from correlator.settings import EngineSettings
+from topology import Topology
 
 
-class _Named(Protocol):
-    @property
-    def name(self) -> str: ...
-
-
-class _Team(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def contact(self) -> str | None: ...
-
-
-class NamingGraph(Protocol):
-    @property
-    def nodes(self) -> Mapping[str, _Named]: ...
-    @property
-    def sites(self) -> Mapping[str, _Named]: ...
-    @property
-    def teams(self) -> Mapping[str, _Team]: ...
-
-
-def _name(table: Mapping[str, _Named], key: str) -> str:
+def _name(table: Mapping[str, Any], key: str) -> str:
     item = table.get(key)
     return item.name if item is not None and item.name else key
 
@@ -69,7 +49,7 @@ def _only_warnings(incident: Incident, roots: Sequence[str]) -> bool:
     return bool(severities) and all(s in ("warning", "info") for s in severities)
 
 
-def describe(incident: Incident, graph: NamingGraph) -> tuple[str, str]:
+def describe(incident: Incident, graph: Topology) -> tuple[str, str]:
     """`(title, summary)` in plain words."""
     verdict = incident.assessment
     root = verdict.root
@@ -101,7 +81,7 @@ def describe(incident: Incident, graph: NamingGraph) -> tuple[str, str]:
 
     parts: list[str] = []
     if root is not None:
-        parts.append(f"Probable cause: {root.name} ({int(round(root.confidence * 100))}% sure). ")
+        parts.append(f"Probable cause: {root.name} ({round(root.confidence * 100)}% sure). ")
         parts.append(root.reason)
     if affected.business_services:
         services = _join([_name(graph.nodes, b) for b in affected.business_services], limit=5)
@@ -123,7 +103,7 @@ def describe(incident: Incident, graph: NamingGraph) -> tuple[str, str]:
 
 def build_record(
     incident: Incident,
-    graph: NamingGraph,
+    graph: Topology,
     settings: EngineSettings,
     changes: Sequence[str],
 ) -> IncidentRecord:
@@ -148,7 +128,7 @@ def build_record(
     return IncidentRecord(
         id=incident.id,
         version=incident.version,
-        status=incident.status,  # type: ignore[arg-type]
+        status=incident.status,
         merged_into=incident.merged_into,
         title=title,
         summary=summary,
@@ -164,8 +144,9 @@ def build_record(
         priority=verdict.priority,
         assignment_group=team_id,
         assignment=(
-            Assignment(id=team_id, name=team.name if team else None,
-                       contact=team.contact if team else None)
+            Assignment(
+                id=team_id, name=team.name if team else None, contact=team.contact if team else None
+            )
             if team_id
             else None
         ),

@@ -22,28 +22,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Protocol
 
 from correlator.settings import GroupingSettings
+from topology import Topology
 
 #: Kinds that are not machines: people, and business services (abstractions over machines).
 #: They seldom raise alerts of their own, so they are left out when judging what share of a
 #: dependency's dependents is alerting.
 UNMONITORED_KINDS = frozenset({"user_group", "business_service"})
-
-
-class _NodeKind(Protocol):
-    kind: str
-
-
-class GraphView(Protocol):
-    @property
-    def nodes(self) -> Mapping[str, _NodeKind]: ...
-    def causes(self, node: str, max_hops: int) -> Mapping[str, int]: ...
-    def effects(self, node: str, max_hops: int) -> Mapping[str, int]: ...
-    def dependencies(self, node: str) -> tuple[str, ...]: ...
-    def dependents(self, node: str) -> tuple[str, ...]: ...
-    def down_set(self, failed: Iterable[str]) -> frozenset[str]: ...
 
 
 def poisson_tail(k: int, mean: float) -> float:
@@ -76,7 +62,7 @@ def _bump(table: dict[str, dict[str, int]], key: str, incident_id: str, delta: i
 class GroupingIndex:
     """Indexes that make finding related incidents cost O(causes of one node), not O(incidents)."""
 
-    def __init__(self, graph: GraphView, settings: GroupingSettings, noise_floor: float) -> None:
+    def __init__(self, graph: Topology, settings: GroupingSettings, noise_floor: float) -> None:
         self.graph = graph
         self.settings = settings
         self.noise_floor = noise_floor

@@ -62,18 +62,17 @@ def map_alert(topology: NodeResolver, alert: Alert) -> str | None:
     return None
 
 
-def unmapped_key(alert: Alert) -> str:
+def unmapped_key(name: str, labels: Mapping[str, str], node: str | None = None) -> str:
     """The label an unmapped alert is grouped by, e.g. `job=billing-exporter`."""
-    labels = alert.labels
     for label in UNMAPPED_GROUP_LABELS:
         value = labels.get(label)
         if value:
             if label == "instance":
                 value = _host_part(value)
             return f"{label}={value}"
-    if alert.node:
-        return f"node={alert.node}"
-    return f"alertname={alert.name}"
+    if node:
+        return f"node={node}"
+    return f"alertname={name}"
 
 
 def _host_part(instance: str) -> str:

@@ -16,23 +16,10 @@ from typing import Protocol
 
 from correlator.engine_state import AlertState
 from correlator.models import SEVERITIES, Candidate, RootCause
+from topology import Topology
 
 MAX_CANDIDATES = 5
 _CRITICALITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-
-
-class _Node(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def criticality(self) -> str: ...
-
-
-class RankingGraph(Protocol):
-    @property
-    def nodes(self) -> Mapping[str, _Node]: ...
 
 
 class CauseIndex(Protocol):
@@ -54,7 +41,7 @@ def _severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
 
 
-def _names(graph: RankingGraph, nodes: Iterable[str], limit: int = 3) -> str:
+def _names(graph: Topology, nodes: Iterable[str], limit: int = 3) -> str:
     names = [graph.nodes[n].name for n in nodes]
     if len(names) > limit:
         return ", ".join(names[:limit]) + f" and {len(names) - limit} more"
@@ -62,7 +49,7 @@ def _names(graph: RankingGraph, nodes: Iterable[str], limit: int = 3) -> str:
 
 
 def _candidate(
-    graph: RankingGraph, node: str, confidence: float, reason: str, *, silent: bool = False
+    graph: Topology, node: str, confidence: float, reason: str, *, silent: bool = False
 ) -> Candidate:
     info = graph.nodes[node]
     return Candidate(
@@ -94,7 +81,7 @@ def rank_unmapped(alerts: Iterable[AlertState], key: str | None) -> Ranking:
 
 
 def rank(
-    graph: RankingGraph, index: CauseIndex, alerts: Iterable[AlertState], unmapped_key: str | None
+    graph: Topology, index: CauseIndex, alerts: Iterable[AlertState], unmapped_key: str | None
 ) -> Ranking:
     severity: dict[str, int] = {}
     first: dict[str, datetime] = {}
@@ -220,4 +207,6 @@ def rank(
                 )
             )
     ranked = ranked[: MAX_CANDIDATES + 1]
-    return Ranking(root=_promote(ranked[0], ranked[1:]), candidates=ranked[1:], root_nodes=root_nodes)
+    return Ranking(
+        root=_promote(ranked[0], ranked[1:]), candidates=ranked[1:], root_nodes=root_nodes
+    )

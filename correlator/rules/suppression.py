@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from correlator.models import Alert
 from correlator.settings import Silence
 
 _MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_.:-]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
@@ -39,7 +38,7 @@ class Matcher:
 def parse_matcher(text: str) -> Matcher:
     hit = _MATCHER.match(text)
     if hit is None:
-        raise ValueError(f"not a label matcher: {text!r} (expected name=\"value\", !=, =~ or !~)")
+        raise ValueError(f'not a label matcher: {text!r} (expected name="value", !=, =~ or !~)')
     name, op, value = hit.groups()
     pattern = re.compile(value) if op in ("=~", "!~") else None
     return Matcher(name, op, value, pattern)
@@ -60,7 +59,7 @@ class CompiledSilence:
             return False
         return self.ends_at is None or now < self.ends_at
 
-    def mutes(self, alert: Alert, node: str | None, now: datetime) -> bool:
+    def mutes(self, name: str, labels: Mapping[str, str], node: str | None, now: datetime) -> bool:
         if not self.active_at(now):
             return False
         if self.nodes and node in self.nodes and not self.matchers:
@@ -69,8 +68,8 @@ class CompiledSilence:
             return False
         if self.nodes and node not in self.nodes:
             return False
-        labels = {**alert.labels, "alertname": alert.name}
-        return all(m.matches(labels) for m in self.matchers)
+        full = {**labels, "alertname": name}
+        return all(m.matches(full) for m in self.matchers)
 
 
 def compile_silences(
@@ -80,9 +79,7 @@ def compile_silences(
     for kind, items in (("silence", silences), ("maintenance", maintenance)):
         for index, item in enumerate(items):
             if isinstance(item.matchers, dict):
-                matchers = tuple(
-                    Matcher(k, "=", v, None) for k, v in sorted(item.matchers.items())
-                )
+                matchers = tuple(Matcher(k, "=", v, None) for k, v in sorted(item.matchers.items()))
             else:
                 matchers = tuple(parse_matcher(m) for m in item.matchers)
             if not matchers and not item.nodes:
@@ -101,10 +98,14 @@ def compile_silences(
 
 
 def muted_by(
-    silences: Sequence[CompiledSilence], alert: Alert, node: str | None, now: datetime
+    silences: Sequence[CompiledSilence],
+    name: str,
+    labels: Mapping[str, str],
+    node: str | None,
+    now: datetime,
 ) -> str | None:
     """`'<kind>:<id>'` of the first silence muting `alert` at `now`, else None."""
     for silence in silences:
-        if silence.mutes(alert, node, now):
+        if silence.mutes(name, labels, node, now):
             return f"{silence.kind}:{silence.id}"
     return None

@@ -48,7 +48,9 @@ def test_replay_skips_unreadable_lines_and_says_where(
     assert out.read_bytes() == clean.read_bytes()
 
 
-def test_replay_refuses_an_invalid_topology(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_replay_refuses_an_invalid_topology(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("nodes:\n  - {id: a, kind: service, depends_on: [ghost]}\n")
     events = _events_file(tmp_path)

@@ -132,7 +132,15 @@ def test_flapping_alert_does_not_resolve_and_reopen_every_flip(org) -> None:  # 
     events = [alert("f", "mail-server", 0 * S)]
     for i in range(1, 8):
         status = "resolved" if i % 2 else "firing"
-        events.append(alert("f", "mail-server", i * M, status=status, started=(i - 1) * M if status == "resolved" else None))
+        events.append(
+            alert(
+                "f",
+                "mail-server",
+                i * M,
+                status=status,
+                started=(i - 1) * M if status == "resolved" else None,
+            )
+        )
     records = feed(engine, *events)
     statuses = [r.status for r in records]
     assert "resolved" not in statuses
