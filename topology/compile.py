@@ -49,6 +49,10 @@ class CompiledGraph:
     down_edges: tuple[tuple[int, ...], ...]
     """Every vertex a vertex depends on, plain or group member or path link, deduplicated."""
     up_edges: tuple[tuple[int, ...], ...]
+    up_plain: tuple[tuple[int, ...], ...]
+    """Dependents that need the vertex outright (a plain dependency): down when it is down."""
+    up_grouped: tuple[tuple[int, ...], ...]
+    """Dependents that have the vertex only in a redundancy group: they need re-judging."""
     rank: tuple[int, ...]
     """Topological position: dependencies rank lower than their dependents."""
     node_vertices: tuple[tuple[int, ...], ...]
@@ -213,6 +217,7 @@ class _Compiler:
             for u in unique:
                 up[u].append(v)
 
+        plain_sets = [frozenset(p) for p in self.plain]
         pending = [len(edges) for edges in down_edges]
         order = [v for v in range(count) if pending[v] == 0]
         for v in order:  # grows while iterating: Kahn's algorithm
@@ -256,6 +261,10 @@ class _Compiler:
             groups=tuple(self.groups),
             down_edges=tuple(down_edges),
             up_edges=tuple(tuple(edges) for edges in up),
+            up_plain=tuple(tuple(w for w in up[v] if v in plain_sets[w]) for v in range(count)),
+            up_grouped=tuple(
+                tuple(w for w in up[v] if v not in plain_sets[w]) for v in range(count)
+            ),
             rank=tuple(rank),
             node_vertices=tuple(tuple(vs) for vs in node_vertices),
             node_dependencies=tuple(dependencies),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from topology import Topology
@@ -162,3 +164,15 @@ def test_links_appear_as_nodes() -> None:
 def test_digest_is_stable_and_content_sensitive() -> None:
     assert wan_org().digest == wan_org().digest
     assert build(nodes=[{"id": "a"}]).digest != build(nodes=[{"id": "b"}]).digest
+
+
+def test_a_dropped_topology_is_freed_without_the_collector() -> None:
+    # load_topology calls gc.freeze(): a reloaded-away topology caught in a reference cycle
+    # would then live forever. Reference counting alone must free it.
+    topo = wan_org()
+    topo.impact(["crm-app"])
+    topo.causes("sales-dallas", 3)
+    topo.effects("crm-app", 3)
+    gc.collect()
+    del topo
+    assert gc.collect() == 0
