@@ -122,7 +122,7 @@ class WorkerConfig(_Config):
     """Rules file (EngineSettings as YAML). Wins over an `engine:` mapping in this file."""
     engine: EngineSettings | None = None
 
-    http_host: str = "0.0.0.0"  # noqa: S104 - a probe and scrape endpoint for the cluster
+    http_host: str = "0.0.0.0"  # probes and scrapes come from the cluster
     http_port: int = Field(default=9630, ge=0, le=65535)
 
     max_poll_records: int = Field(default=500, ge=1)
@@ -141,6 +141,9 @@ class WorkerConfig(_Config):
     tick_interval: Duration = timedelta(seconds=1)
     """An engine that saw no event for this long is ticked with a clock extrapolated by the
     wall clock, so incidents on an idle partition still resolve after the hold-down."""
+    idle_clock_rate: float = Field(default=1.0, gt=0)
+    """Event seconds that pass per wall second while an engine is idle. 1 in production; the
+    demo and tests raise it so that hold-downs expire in seconds."""
     topology_poll_interval: Duration = timedelta(seconds=5)
     """How often the topology file's modification time is checked (SIGHUP reloads at once)."""
     liveness_timeout: Duration = timedelta(seconds=60)

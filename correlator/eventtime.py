@@ -23,10 +23,12 @@ from correlator.models import utc
 class EventClock:
     """One engine's clock. `mono` arguments are `time.monotonic()` readings."""
 
-    __slots__ = ("_anchor_event", "_anchor_mono", "last_event_mono", "now")
+    __slots__ = ("_anchor_event", "_anchor_mono", "last_event_mono", "now", "rate")
 
-    def __init__(self, now: datetime | None = None, mono: float = 0.0) -> None:
+    def __init__(self, now: datetime | None = None, mono: float = 0.0, rate: float = 1.0) -> None:
         self.now: datetime | None = utc(now) if now is not None else None
+        self.rate = rate
+        """Event seconds per idle wall second: 1 in production; a demo lets time run faster."""
         self._anchor_event = self.now
         self._anchor_mono = mono
         self.last_event_mono = mono
@@ -46,10 +48,9 @@ class EventClock:
         """The `now` to tick an idle engine at; None before the first event."""
         if self._anchor_event is None or self.now is None:
             return None
-        elapsed = timedelta(seconds=max(0.0, mono - self._anchor_mono))
+        elapsed = timedelta(seconds=max(0.0, mono - self._anchor_mono) * self.rate)
         extrapolated = self._anchor_event + elapsed
-        if extrapolated > self.now:
-            self.now = extrapolated
+        self.now = max(self.now, extrapolated)
         return self.now
 
     def idle_for(self, mono: float) -> float:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import kafka.errors as kafka_errors
@@ -29,10 +29,10 @@ from kafka.structs import OffsetAndMetadata
 from correlator.config import WorkerConfig
 from correlator.ports import (
     TP,
-    CommitFailed,
+    CommitFailedError,
     Headers,
     Message,
-    ProduceFailed,
+    ProduceError,
     RebalanceEvents,
     TopicSpec,
 )
@@ -83,7 +83,19 @@ def _tp(tp: TopicPartition) -> TP:
     return TP(tp.topic, tp.partition)
 
 
-class _Listener(ConsumerRebalanceListener):
+def _message(r: Any) -> Message:
+    return Message(
+        topic=r.topic,
+        partition=r.partition,
+        offset=r.offset,
+        key=r.key,
+        value=r.value,
+        headers=tuple(r.headers or ()),
+        timestamp_ms=r.timestamp if r.timestamp is not None else 0,
+    )
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     """Runs on kafka-python's IO thread: records the change and returns at once."""
 
     def __init__(self) -> None:
@@ -141,21 +153,7 @@ class KafkaGroupConsumer:
 
     def poll(self, timeout: float, max_records: int) -> list[Message]:
         batch = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
-        out: list[Message] = []
-        for records in batch.values():
-            for r in records:
-                out.append(
-                    Message(
-                        topic=r.topic,
-                        partition=r.partition,
-                        offset=r.offset,
-                        key=r.key,
-                        value=r.value,
-                        headers=tuple(r.headers or ()),
-                        timestamp_ms=r.timestamp if r.timestamp is not None else 0,
-                    )
-                )
-        return out
+        return [_message(r) for records in batch.values() for r in records]
 
     def commit(self, offsets: Mapping[TP, int]) -> None:
         if not offsets:
@@ -173,13 +171,23 @@ class KafkaGroupConsumer:
             kafka_errors.UnknownMemberIdError,
             kafka_errors.FencedInstanceIdError,
         ) as exc:
-            raise CommitFailed(str(exc)) from exc
+            raise CommitFailedError(str(exc)) from exc
 
     def assignment(self) -> frozenset[TP]:
         return frozenset(_tp(tp) for tp in self._consumer.assignment())
 
     def take_rebalance_events(self) -> RebalanceEvents:
         return self._listener.take()
+
+    def pause(self, partitions: Iterable[TP]) -> None:
+        owned = self._consumer.assignment()
+        tps = [TopicPartition(tp.topic, tp.partition) for tp in partitions]
+        self._consumer.pause(*[tp for tp in tps if tp in owned])
+
+    def resume(self, partitions: Iterable[TP]) -> None:
+        owned = self._consumer.assignment()
+        tps = [TopicPartition(tp.topic, tp.partition) for tp in partitions]
+        self._consumer.resume(*[tp for tp in tps if tp in owned])
 
     def positions(self) -> dict[TP, tuple[int, int | None]]:
         out: dict[TP, tuple[int, int | None]] = {}
@@ -247,7 +255,7 @@ class KafkaRecordProducer:
                 timestamp_ms=timestamp_ms,
             )
         except kafka_errors.KafkaError as exc:
-            raise ProduceFailed(f"{topic}: {exc}") from exc
+            raise ProduceError(f"{topic}: {exc}") from exc
         self._futures.append(future)
 
     def flush(self, timeout: float) -> None:
@@ -257,12 +265,12 @@ class KafkaRecordProducer:
         try:
             self._producer.flush(timeout=timeout)
         except kafka_errors.KafkaTimeoutError as exc:
-            raise ProduceFailed(f"flush timed out after {timeout:.0f}s") from exc
+            raise ProduceError(f"flush timed out after {timeout:.0f}s") from exc
         for future in futures:
             if future.failed():
-                raise ProduceFailed(str(future.exception)) from future.exception
+                raise ProduceError(str(future.exception)) from future.exception
             if not future.is_done:
-                raise ProduceFailed("a record was not acknowledged in time")
+                raise ProduceError("a record was not acknowledged in time")
 
     def close(self) -> None:
         self._producer.close(timeout=10)
@@ -299,16 +307,7 @@ class KafkaChangelogReader:
                     raise TimeoutError(f"restoring {topic} {sorted(partitions)} took too long")
                 batch = consumer.poll(timeout_ms=200, max_records=10_000)
                 for records in batch.values():
-                    for r in records:
-                        yield Message(
-                            topic=r.topic,
-                            partition=r.partition,
-                            offset=r.offset,
-                            key=r.key,
-                            value=r.value,
-                            headers=tuple(r.headers or ()),
-                            timestamp_ms=r.timestamp if r.timestamp is not None else 0,
-                        )
+                    yield from (_message(r) for r in records)
                 for tp in list(pending):
                     # The high watermark arrives with the first fetch response (0 for an
                     # empty partition); the position is where the next fetch starts.
@@ -391,3 +390,65 @@ class KafkaClients:
 
     def changelog_reader(self) -> KafkaChangelogReader:
         return KafkaChangelogReader(self.config)
+
+
+# -- small helpers for the demo, benchmarks and tests -------------------------------------------
+
+
+def produce(
+    bootstrap_servers: str,
+    topic: str,
+    records: Iterable[tuple[bytes | None, bytes | None, int | None]],
+    *,
+    partition: int | None = None,
+) -> int:
+    """Send (key, value, timestamp_ms) records and wait for all of them; returns the count."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap_servers.split(","), acks="all")
+    try:
+        futures = [
+            producer.send(topic, key=key, value=value, timestamp_ms=ts, partition=partition)
+            for key, value, ts in records
+        ]
+        producer.flush(timeout=30)
+        for future in futures:
+            future.get(timeout=30)
+        return len(futures)
+    finally:
+        producer.close(timeout=10)
+
+
+class TopicTail:
+    """Reads every partition of a topic from its start, without a group (to watch outputs)."""
+
+    def __init__(self, bootstrap_servers: str, topic: str, *, wait: float = 30.0) -> None:
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap_servers.split(","),
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=100,
+        )
+        deadline = time.monotonic() + wait
+        partitions = self._consumer.partitions_for_topic(topic)
+        while not partitions and time.monotonic() < deadline:
+            time.sleep(0.1)
+            partitions = self._consumer.partitions_for_topic(topic)
+        if not partitions:
+            self._consumer.close()
+            raise RuntimeError(f"topic {topic} does not exist")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        self._consumer.assign(tps)
+        self._consumer.seek_to_beginning(*tps)
+
+    def poll(self, timeout: float = 0.5) -> list[Message]:
+        batch = self._consumer.poll(timeout_ms=int(timeout * 1000))
+        return [_message(r) for records in batch.values() for r in records]
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)
+
+    def __enter__(self) -> TopicTail:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import platform
 import threading
-from importlib import metadata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -83,7 +83,9 @@ class _SnapshotCollector(Collector):
             engine.suppressed_alerts,
         )
         by_priority = GaugeMetricFamily(
-            "correlator_open_incidents", "Open incidents by priority (1 highest).", labels=["priority"]
+            "correlator_open_incidents",
+            "Open incidents by priority (1 highest).",
+            labels=["priority"],
         )
         for priority in range(1, 6):
             by_priority.add_metric(
@@ -104,7 +106,9 @@ class _SnapshotCollector(Collector):
             engine.people_affected,
         )
         yield GaugeMetricFamily(
-            "correlator_engines", "Engines (repartition partitions) this worker runs.", engine.engines
+            "correlator_engines",
+            "Engines (repartition partitions) this worker runs.",
+            engine.engines,
         )
         lag_family = GaugeMetricFamily(
             "correlator_consumer_lag",
@@ -240,9 +244,7 @@ class Metrics:
             "Ticks of idle engines driven by the wall clock.",
             registry=r,
         )
-        self.ready = Gauge(
-            "correlator_ready", "1 when /readyz succeeds.", registry=r
-        )
+        self.ready = Gauge("correlator_ready", "1 when /readyz succeeds.", registry=r)
         self.last_heartbeat = Gauge(
             "correlator_loop_heartbeat_timestamp_seconds",
             "When the processing loop last completed an iteration (Unix time).",

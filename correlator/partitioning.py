@@ -30,7 +30,7 @@ def routing_key(topology: RoutingTopology, alert: Alert) -> str:
     """`domain:<domain>` for an alert on the topology, `unmapped:<label>=<value>` otherwise."""
     node = map_alert(topology, alert)
     if node is None:
-        return f"unmapped:{unmapped_key(alert)}"
+        return f"unmapped:{unmapped_key(alert.name, alert.labels)}"
     return f"domain:{topology.domain_of(node)}"
 
 

@@ -7,7 +7,7 @@ else in the package imports a Kafka library, so the loop is testable in microsec
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -72,13 +72,13 @@ class RebalanceEvents:
         return bool(self.generations or self.revoked or self.lost or self.assigned)
 
 
-class CommitFailed(Exception):
+class CommitFailedError(Exception):
     """Offsets could not be committed because the group moved on (a rebalance happened while
     the batch was processed). Its outputs were flushed; the new owner will process the batch
     again and the changelog markers make that harmless."""
 
 
-class ProduceFailed(Exception):
+class ProduceError(Exception):
     """A record could not be delivered (broker gone for longer than the delivery timeout,
     record too large, authorisation...). Nothing of the batch is committed."""
 
@@ -92,10 +92,16 @@ class Consumer(Protocol):
         ...
 
     def commit(self, offsets: Mapping[TP, int]) -> None:
-        """Synchronously commit `next offset to read` per partition; raises CommitFailed."""
+        """Synchronously commit `next offset to read` per partition; raises CommitFailedError."""
         ...
 
     def assignment(self) -> frozenset[TP]: ...
+
+    def pause(self, partitions: Iterable[TP]) -> None:
+        """Stop fetching these partitions (their buffered records wait in the worker)."""
+        ...
+
+    def resume(self, partitions: Iterable[TP]) -> None: ...
 
     def take_rebalance_events(self) -> RebalanceEvents: ...
 
@@ -120,12 +126,12 @@ class Producer(Protocol):
         headers: Headers = (),
         timestamp_ms: int | None = None,
     ) -> None:
-        """Queue one record (`timestamp_ms` None: now). Raises ProduceFailed at once for a
+        """Queue one record (`timestamp_ms` None: now). Raises ProduceError at once for a
         record that can never be delivered (too large); delivery failures surface in `flush`."""
         ...
 
     def flush(self, timeout: float) -> None:
-        """Wait for every queued record; raises ProduceFailed if any could not be delivered."""
+        """Wait for every queued record; raises ProduceError if any could not be delivered."""
         ...
 
     def close(self) -> None: ...
