@@ -90,7 +90,10 @@ class KafkaSettings(_Config):
 class PartitionSettings(_Config):
     """Partition counts for topics the worker creates (existing topics are left as they are)."""
 
-    alerts: int = Field(default=6, ge=1)
+    alerts: int = Field(default=1, ge=1)
+    """One partition keeps the input in arrival order whichever worker decodes it; decoding
+    is cheap (tens of thousands of messages a second per worker), the engines are what
+    scale, over `repartition`. See docs/worker.md before raising it."""
     repartition: int = Field(default=12, ge=1)
     """Also the number of engines and of state partitions; the most workers that can share
     the correlation work. Fixed for the life of a consumer group (see docs/worker.md)."""
@@ -131,6 +134,10 @@ class WorkerConfig(_Config):
     poll_timeout: Duration = timedelta(milliseconds=200)
     """How long one poll waits for records; bounds how late idle ticks, topology reloads and
     SIGTERM are noticed."""
+    merge_wait: Duration = timedelta(seconds=1)
+    """With several alerts partitions, messages are decoded in timestamp order across them;
+    a partition known to have data not yet fetched holds the others back at most this long
+    (Kafka Streams' `max.task.idle.ms`)."""
     flush_timeout: Duration = timedelta(seconds=150)
     """A little over the producer's delivery timeout, so the producer's own error wins."""
     max_message_bytes: int = Field(default=1_048_576, ge=1024)

@@ -69,9 +69,9 @@ class Correlator:
         self.settings = settings or EngineSettings()
         self._silences = compile_silences(self.settings.silences, self.settings.maintenance)
         self._topology = topology
-        self._index = grouping.GroupingIndex(
-            topology, self.settings.grouping, self.settings.grouping.noise_floor
-        )
+        self._open: set[str] = set()
+        """Ids of open incidents: the background fault count for silent-cause plausibility."""
+        self._index = self._new_index(topology)
         self.alerts: dict[str, AlertState] = {}
         self.incidents: dict[str, Incident] = {}
         self.clock: datetime | None = None
@@ -79,8 +79,9 @@ class Correlator:
         self._unmapped_open: dict[str, str] = {}
         self._resolved_by_root: dict[str, set[str]] = {}
         self._tombstones: dict[str, datetime] = {}
-        self._timers: list[tuple[datetime, int, str, str]] = []
-        self._timer_seq = 0
+        # (when, kind, key): ties broken by kind and key, never by scheduling order, so that a
+        # restored engine (which re-schedules in another order) fires timers identically.
+        self._timers: list[tuple[datetime, str, str]] = []
         self._touched: dict[str, set[str]] = {}
         self._outbox: list[IncidentUpdate] = []
         self._dirty: set[str] = set()
@@ -157,6 +158,7 @@ class Correlator:
         self._resolved_by_root = {}
         self._tombstones = {}
         self._timers = []
+        self._open = set()
         self._touched = {}
         self._outbox = []
         self._dirty = set()
@@ -333,6 +335,7 @@ class Correlator:
         inc = Incident(id=incident_id(state), opened_at=opened, updated_at=now, anchor=opened)
         inc.cost_since = opened
         self.incidents[inc.id] = inc
+        self._open.add(inc.id)
         self._touch(inc, "opened")
         return inc
 
@@ -440,12 +443,14 @@ class Correlator:
         if absorbed.unmapped_key and self._unmapped_open.get(absorbed.unmapped_key) == absorbed.id:
             del self._unmapped_open[absorbed.unmapped_key]
         del self.incidents[absorbed.id]
+        self._open.discard(absorbed.id)
         self._dirty.add(f"incident/{absorbed.id}")
         self.counters["incidents_merged"] += 1
 
     def _reopen(self, inc: Incident, now: datetime) -> None:
         self._unindex_resolved(inc)
         inc.status = "open"
+        self._open.add(inc.id)
         inc.resolved_at = None
         inc.quiet_since = None
         inc.reopened += 1
@@ -462,6 +467,7 @@ class Correlator:
         self._accrue(inc, resolved_at)
         inc.cost_since = None
         inc.status = "resolved"
+        self._open.discard(inc.id)
         inc.resolved_at = resolved_at
         for state in inc.alerts.values():
             if state.node is not None:
@@ -505,8 +511,7 @@ class Correlator:
             self._schedule_at(when, kind, state.fingerprint)
 
     def _schedule_at(self, when: datetime, kind: str, key: str) -> None:
-        self._timer_seq += 1
-        heapq.heappush(self._timers, (when, self._timer_seq, kind, key))
+        heapq.heappush(self._timers, (when, kind, key))
 
     def _schedule_unmute(self, state: AlertState, now: datetime) -> None:
         ends = [
@@ -520,7 +525,7 @@ class Correlator:
     def _run_timers(self, now: datetime) -> list[IncidentUpdate]:
         updates: list[IncidentUpdate] = []
         while self._timers and self._timers[0][0] <= now:
-            when, _, kind, key = heapq.heappop(self._timers)
+            when, kind, key = heapq.heappop(self._timers)
             if kind == "hold_down":
                 inc = self.incidents.get(key)
                 if (
@@ -700,10 +705,17 @@ class Correlator:
             "tombstones": {k: v.isoformat() for k, v in self._tombstones.items()},
         }
 
-    def _rebuild_indexes(self) -> None:
-        self._index = grouping.GroupingIndex(
-            self._topology, self.settings.grouping, self.settings.grouping.noise_floor
+    def _new_index(self, topology: Topology) -> grouping.GroupingIndex:
+        return grouping.GroupingIndex(
+            topology,
+            self.settings.grouping,
+            self.settings.grouping.noise_floor,
+            background=lambda: len(self._open),
         )
+
+    def _rebuild_indexes(self) -> None:
+        self._index = self._new_index(self._topology)
+        self._open = {i.id for i in self.incidents.values() if i.status == "open"}
         self._unmapped_open.clear()
         self._resolved_by_root.clear()
         self._timers.clear()

@@ -18,13 +18,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-import kafka.errors as kafka_errors
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.structs import OffsetAndMetadata
+with warnings.catch_warnings():
+    # kafka-python 3.0 reads its protocol schemas with importlib.resources.read_text, which
+    # Python 3.11 deprecates: harmless, and it would fail test runs that treat warnings as errors.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import kafka.errors as kafka_errors
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.consumer.subscription_state import ConsumerRebalanceListener
+    from kafka.structs import OffsetAndMetadata
 
 from correlator.config import WorkerConfig
 from correlator.ports import (

@@ -18,11 +18,13 @@ same version.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -149,7 +151,6 @@ class _Engine:
     last_tick: float
     dirty: bool = False
     stats: Any = None
-    accounted_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -217,6 +218,10 @@ class Worker:
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._assignment: frozenset[TP] = frozenset()
+        self._pending: dict[TP, deque[Message]] = {}
+        self._paused: set[TP] = set()
+        self._blocked_since: float | None = None
+        self._open_impact: dict[str, tuple[datetime, int]] = {}
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -311,8 +316,17 @@ class Worker:
             self.config.poll_timeout.total_seconds(), self.config.max_poll_records
         )
         self._reconcile(consumer)
-        if messages:
-            self._process(messages)
+        correlate: list[Message] = []
+        for message in messages:
+            if message.tp not in self._assignment:
+                continue  # revoked while it was in flight; its new owner reads it
+            if message.topic == self.alerts_topic:
+                self._pending.setdefault(message.tp, deque()).append(message)
+            else:
+                correlate.append(message)
+        decode = self._merged(consumer)
+        if decode or correlate:
+            self._process(decode, correlate)
         self._tick_idle()
         self._publish_metrics(consumer)
         self.health.beat()
@@ -336,6 +350,13 @@ class Worker:
                 sorted((tp.topic, tp.partition) for tp in events.assigned),
             )
         self._assignment = consumer.assignment()
+        for tp in list(self._pending):
+            if tp not in self._assignment or tp in events.revoked or tp in events.lost:
+                # Its new owner (maybe us again) reads it from the last commit.
+                del self._pending[tp]
+        self._paused &= self._assignment
+        if events.generations:
+            self._paused.clear()  # a new assignment starts unpaused
         mine = {tp.partition for tp in self._assignment if tp.topic == self.repartition_topic}
         for gone in set(self.engines) - mine:
             del self.engines[gone]
@@ -408,23 +429,77 @@ class Worker:
 
     # -- the batch ----------------------------------------------------------------------------
 
-    def _process(self, messages: list[Message]) -> None:
+    def _merged(self, consumer: Consumer) -> list[Message]:
+        """The buffered input messages that can be decoded now, in timestamp order across
+        partitions (per partition, in offset order). A partition with data not yet fetched
+        holds the rest back for up to `merge_wait`, so that a backlog read from several
+        partitions reaches the engines in time order, as it was produced."""
+        pending = self._pending
+        if not pending:
+            return []
+        limit = self.config.max_poll_records
+        if len(pending) == 1:
+            ((_, only),) = pending.items()
+            everything = list(only)
+            only.clear()
+            return everything
+        positions = consumer.positions()
+        blocked = False
+        for tp in self._assignment:
+            if tp.topic != self.alerts_topic or pending.get(tp):
+                continue
+            position, end = positions.get(tp, (0, None))
+            if end is None or position < end:
+                blocked = True
+        mono = self._mono()
+        waited_out = False
+        if blocked:
+            if self._blocked_since is None:
+                self._blocked_since = mono
+            if mono - self._blocked_since < self.config.merge_wait.total_seconds():
+                self._pause_full(consumer)
+                return []
+            waited_out = True
+        self._blocked_since = None
+        out: list[Message] = []
+        heads = [(q[0].timestamp_ms, tp, q) for tp, q in pending.items() if q]
+        heapq.heapify(heads)
+        while heads and len(out) < limit:
+            _, tp, queue = heapq.heappop(heads)
+            out.append(queue.popleft())
+            if queue:
+                heapq.heappush(heads, (queue[0].timestamp_ms, tp, queue))
+                continue
+            position, end = positions.get(tp, (0, None))
+            caught_up = end is not None and out[-1].offset + 1 >= end
+            if not caught_up and not waited_out:
+                break  # its next records are not fetched yet: stop here, in order
+        self._pause_full(consumer)
+        return out
+
+    def _pause_full(self, consumer: Consumer) -> None:
+        """Stop fetching partitions far ahead of the others; resume them once drained."""
+        limit = self.config.max_poll_records
+        full = {tp for tp, q in self._pending.items() if len(q) >= limit}
+        drained = {tp for tp in self._paused if len(self._pending.get(tp, ())) < limit // 2}
+        if full - self._paused:
+            consumer.pause(full - self._paused)
+        if drained:
+            consumer.resume(drained)
+        self._paused = (self._paused | full) - drained
+
+    def _process(self, decode: list[Message], correlate: list[Message]) -> None:
         started = self._mono()
         batch = _Batch()
-        decoded = correlated = 0
-        for message in messages:
-            if message.tp not in self._assignment:
-                continue  # revoked while it was in flight; its new owner reads it
-            if message.topic == self.alerts_topic:
-                self._stage1(message, batch)
-                decoded += 1
-            elif message.topic == self.repartition_topic:
-                self._stage2(message, batch)
-                correlated += 1
+        for message in decode:
+            self._stage1(message, batch)
+            batch.commits[message.tp] = message.offset + 1
+        for message in correlate:
+            self._stage2(message, batch)
             batch.commits[message.tp] = message.offset + 1
         self._finish(batch)
-        self.metrics.batch_records.labels(stage="decode").inc(decoded)
-        self.metrics.batch_records.labels(stage="correlate").inc(correlated)
+        self.metrics.batch_records.labels(stage="decode").inc(len(decode))
+        self.metrics.batch_records.labels(stage="correlate").inc(len(correlate))
         self.metrics.processing.observe(self._mono() - started)
 
     def _finish(self, batch: _Batch) -> None:
@@ -646,6 +721,7 @@ class Worker:
             )
             batch.sent += 1
             self.metrics.updates_published.labels(status=record.status).inc()
+            self._user_hours(record)
             if record.resolved_at is not None and "resolved" in record.changes:
                 # Only the update that resolves it, not later re-publications.
                 duration = (record.resolved_at - record.opened_at).total_seconds()
@@ -678,14 +754,27 @@ class Worker:
         part.dirty = False
 
     def _account(self, part: _Engine) -> None:
-        """Refresh an engine's statistics; user-hours lost accrue by event time."""
-        before = part.stats
+        """Refresh an engine's statistics for the gauges."""
         part.stats = part.engine.stats()
-        now, last = part.clock.now, part.accounted_at
-        if before is not None and now is not None and last is not None and now > last:
-            hours = (now - last).total_seconds() / 3600
-            self.metrics.user_hours_lost.inc(before.people_affected * hours)
-        part.accounted_at = now
+
+    def _user_hours(self, record: IncidentRecord) -> None:
+        """People affected x hours, by event time, from one incident's successive updates:
+        the head count of the previous update holds until this one."""
+        previous = self._open_impact.get(record.id)
+        until = record.resolved_at if record.status != "open" else record.updated_at
+        if previous is not None and until is not None:
+            since, users = previous
+            hours = (until - since).total_seconds() / 3600
+            if hours > 0 and users > 0:
+                self.metrics.user_hours_lost.inc(users * hours)
+        if record.status == "open":
+            if len(self._open_impact) > 100_000:
+                # Incidents whose partitions moved to another worker resolve there; forget
+                # them rather than grow for ever (the counter only loses a segment).
+                self._open_impact.clear()
+            self._open_impact[record.id] = (record.updated_at, record.affected.users)
+        else:
+            self._open_impact.pop(record.id, None)
 
     # -- idle ticks ---------------------------------------------------------------------------
 

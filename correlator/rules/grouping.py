@@ -21,7 +21,7 @@ An alert related to several open incidents merges them into the oldest.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from correlator.settings import GroupingSettings
 from topology import Topology
@@ -62,8 +62,16 @@ def _bump(table: dict[str, dict[str, int]], key: str, incident_id: str, delta: i
 class GroupingIndex:
     """Indexes that make finding related incidents cost O(causes of one node), not O(incidents)."""
 
-    def __init__(self, graph: Topology, settings: GroupingSettings, noise_floor: float) -> None:
+    def __init__(
+        self,
+        graph: Topology,
+        settings: GroupingSettings,
+        noise_floor: float,
+        background: Callable[[], int] = lambda: 0,
+    ) -> None:
         self.graph = graph
+        self.background = background
+        """How many independent faults are open now (the engine's open incidents)."""
         self.settings = settings
         self.noise_floor = noise_floor
         self._hops = settings.max_hops
@@ -137,11 +145,43 @@ class GroupingIndex:
         if under < 2:
             return False
         blast = self.blast(cause)
-        if blast and under / blast < self.settings.silent_min_coverage:
+        coverage = self.settings.silent_min_coverage
+        if blast and under / blast < coverage:
+            return False  # cheap test first; the exact count below walks the dependents
+        under = self._unexplained_under(cause)
+        if under < 2 or (blast and under / blast < coverage):
             return False
-        others = max(0, len(self.firing_nodes) - under)
-        density = max(self.noise_floor, others / self._monitorable)
+        # Background: independent faults elsewhere, estimated by the open incidents (an alert
+        # storm under one firing root is one fault, not three hundred chances).
+        density = max(self.noise_floor, max(0, self.background() - 1) / self._monitorable)
         return poisson_tail(under, density * blast) <= self.settings.silent_significance
+
+    def _unexplained_under(self, cause: str) -> int:
+        """Active nodes below `cause` that no active node outside its subtree explains."""
+        below = self.graph.effects(cause, self._hops)
+        firing = self.firing_nodes
+        count = 0
+        for node in below:
+            if node == cause or node not in firing:
+                continue
+            if not any(
+                other in firing and other != cause and other not in below
+                for other in self.causes(node)
+            ):
+                count += 1
+        return count
+
+    def explained(self, node: str) -> bool:
+        """Is an active node among the causes of `node`?"""
+        firing = self.firing_nodes
+        return any(cause in firing for cause in self.causes(node))
+
+    def locally_plausible(self, cause: str, members: Iterable[str]) -> bool:
+        """For naming a silent root inside one incident: enough of the incident's nodes (firing
+        or cleared) lie below `cause` to cover the required share of what it would take down."""
+        under = sum(1 for m in members if cause in self.causes(m))
+        blast = self.blast(cause)
+        return under >= 2 and (not blast or under / blast >= self.settings.silent_min_coverage)
 
     def related_incidents(self, node: str) -> set[str]:
         """Open incidents that share a cause with an alert on `node`."""
@@ -161,6 +201,8 @@ class GroupingIndex:
         if node not in graph.nodes:
             return set()
         partners: set[str] = set()
+        if self.explained(node):
+            return partners  # already down for another reason: nothing joint about it
         kind = graph.nodes[node].kind
         alone = graph.down_set((node,))
         for dependent in graph.dependents(node):
@@ -169,7 +211,7 @@ class GroupingIndex:
             for peer in graph.dependencies(dependent):
                 if peer == node or peer not in self.firing_nodes or peer in partners:
                     continue
-                if graph.nodes[peer].kind != kind:
+                if graph.nodes[peer].kind != kind or self.explained(peer):
                     # Pools are alike (two web servers, two mail servers). A WAN link down while
                     # the far site's spare server is also down is two faults, not one.
                     continue

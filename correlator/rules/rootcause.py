@@ -26,7 +26,7 @@ class CauseIndex(Protocol):
     def causes(self, node: str) -> Mapping[str, int]: ...
     def blast(self, node: str) -> int: ...
     def silent_causes(self, nodes: Iterable[str]) -> dict[str, list[str]]: ...
-    def plausible_silent(self, cause: str) -> bool: ...
+    def locally_plausible(self, cause: str, members: Iterable[str]) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +119,7 @@ def rank(
         (
             (c, covered)
             for c, covered in silent.items()
-            if len(covered) > 1 and index.plausible_silent(c)
+            if len(covered) > 1 and index.locally_plausible(c, members)
         ),
         key=lambda item: (
             -len(item[1]),
