@@ -457,3 +457,37 @@ class TopicTail:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def committed_offsets(
+    bootstrap_servers: str, group_id: str, partitions: Iterable[TP]
+) -> dict[TP, int | None]:
+    """A group's committed offsets (OffsetFetch; does not join the group)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap_servers.split(","),
+        group_id=group_id,
+        enable_auto_commit=False,
+    )
+    try:
+        return {
+            tp: consumer.committed(TopicPartition(tp.topic, tp.partition)) for tp in partitions
+        }
+    finally:
+        consumer.close(autocommit=False)
+
+
+def end_offsets(bootstrap_servers: str, topic: str) -> dict[TP, int]:
+    """Log end offsets by reading each partition to its high watermark (Tansu's ListOffsets
+    cannot be trusted for this; see the module notes)."""
+    ends: dict[TP, int] = {}
+    with TopicTail(bootstrap_servers, topic) as tail:
+        deadline = time.monotonic() + 30
+        consumer = tail._consumer
+        tps = list(consumer.assignment())
+        while time.monotonic() < deadline:
+            tail.poll(0.1)
+            marks = {tp: consumer.highwater(tp) for tp in tps}
+            if all(m is not None and consumer.position(tp) >= m for tp, m in marks.items()):
+                ends = {TP(tp.topic, tp.partition): int(m or 0) for tp, m in marks.items()}
+                break
+    return ends

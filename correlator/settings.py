@@ -49,7 +49,7 @@ class GroupingSettings(_Settings):
         "activity within this window",
     )
     silent_significance: float = Field(
-        default=0.01,
+        default=0.05,
         gt=0.0,
         le=1.0,
         description="a dependency that raised no alert groups the alerts below it only when that "

@@ -929,9 +929,11 @@ def serve(
         clients = KafkaClients(config)
     metrics = metrics or Metrics()
     health = Health(config.liveness_timeout.total_seconds())
-    server = HealthServer(metrics.registry, health, config.http_host, config.http_port).start()
-    log.info("serving /metrics /livez /readyz on %s:%d", config.http_host, server.port)
-    worker = Worker(config, clients, metrics=metrics, health=health, on_update=on_update)
+    try:
+        worker = Worker(config, clients, metrics=metrics, health=health, on_update=on_update)
+    except Exception as exc:
+        log.error("cannot start: %s", exc)
+        return 2
     if install_signals:
 
         def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -944,6 +946,13 @@ def serve(
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
         signal.signal(signal.SIGHUP, _hup)
+    try:
+        server = HealthServer(metrics.registry, health, config.http_host, config.http_port)
+    except OSError as exc:
+        log.error("cannot serve on %s:%d: %s", config.http_host, config.http_port, exc)
+        return 2
+    server.start()
+    log.info("serving /metrics /livez /readyz on %s:%d", config.http_host, server.port)
     try:
         try:
             worker.start()

@@ -153,7 +153,8 @@ class GroupingIndex:
             return False
         # Background: independent faults elsewhere, estimated by the open incidents (an alert
         # storm under one firing root is one fault, not three hundred chances).
-        density = max(self.noise_floor, max(0, self.background() - 1) / self._monitorable)
+        others = self.background() - len(self.cause_incidents.get(cause, ()))
+        density = max(self.noise_floor, max(0, others) / self._monitorable)
         return poisson_tail(under, density * blast) <= self.settings.silent_significance
 
     def _unexplained_under(self, cause: str) -> int:

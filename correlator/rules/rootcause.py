@@ -160,15 +160,34 @@ def rank(
         root_nodes = (cause,)
     else:
         best = unexplained[0]
-        share = len(explains[best]) / others if others else 0.0
-        reason = (
-            f"{graph.nodes[best].name} is alerting with healthy dependencies and explains "
-            f"{len(explains[best])} of the {others} other alerting components, but "
-            f"{len(unexplained) - 1} other alerting components are unexplained "
-            f"({_names(graph, unexplained[1:])})."
-        )
-        ranked.append(_candidate(graph, best, 0.3 + 0.3 * share, reason))
-        root_nodes = (best, *sorted(n for n in unexplained if n != best))
+        silent_reach = 0
+        if silent_ranked:
+            cause = silent_ranked[0][0]
+            silent_reach = sum(1 for m in members if cause in index.causes(m))
+        if silent_reach > 1 + len(explains[best]):
+            # Part of the incident hangs below a quiet component and explains more alerts than
+            # any alerting candidate; the rest are separate unexplained failures grouped in.
+            cause, covered = silent_ranked[0]
+            rest = sorted(n for n in unexplained if n not in covered)
+            reason = (
+                f"{graph.nodes[cause].name} raised no alert, but {silent_reach} alerting "
+                f"components depend on it ({_names(graph, covered)}), more than any alerting "
+                f"component explains; {len(rest)} other alerting components are unexplained "
+                f"({_names(graph, rest)})."
+            )
+            confidence = 0.25 + 0.35 * silent_reach / len(members)
+            ranked.append(_candidate(graph, cause, confidence, reason, silent=True))
+            root_nodes = (cause, *rest)
+        else:
+            share = len(explains[best]) / others if others else 0.0
+            reason = (
+                f"{graph.nodes[best].name} is alerting with healthy dependencies and explains "
+                f"{len(explains[best])} of the {others} other alerting components, but "
+                f"{len(unexplained) - 1} other alerting components are unexplained "
+                f"({_names(graph, unexplained[1:])})."
+            )
+            ranked.append(_candidate(graph, best, 0.3 + 0.3 * share, reason))
+            root_nodes = (best, *sorted(n for n in unexplained if n != best))
 
     for node in unexplained:
         if node == ranked[0].node:
