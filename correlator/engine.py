@@ -85,6 +85,8 @@ class Correlator:
         self._touched: dict[str, set[str]] = {}
         self._outbox: list[IncidentUpdate] = []
         self._dirty: set[str] = set()
+        # Derived, never persisted: a restored engine re-ranks in full and gets the same result.
+        self._rankings: dict[str, rootcause.Ranking] = {}
 
     # -- public API -------------------------------------------------------------------------
 
@@ -159,6 +161,7 @@ class Correlator:
         self._tombstones = {}
         self._timers = []
         self._open = set()
+        self._rankings = {}
         self._touched = {}
         self._outbox = []
         self._dirty = set()
@@ -182,6 +185,7 @@ class Correlator:
     def replace_topology(self, topology: Topology) -> None:
         """Use a new topology from now on; open incidents keep their alerts and are re-indexed."""
         self._topology = topology
+        self._rankings.clear()
         self._rebuild_indexes()
 
     def stats(self) -> EngineStats:
@@ -443,6 +447,7 @@ class Correlator:
         if absorbed.unmapped_key and self._unmapped_open.get(absorbed.unmapped_key) == absorbed.id:
             del self._unmapped_open[absorbed.unmapped_key]
         del self.incidents[absorbed.id]
+        self._rankings.pop(absorbed.id, None)
         self._open.discard(absorbed.id)
         self._dirty.add(f"incident/{absorbed.id}")
         self.counters["incidents_merged"] += 1
@@ -494,6 +499,7 @@ class Correlator:
             if self.alerts.get(state.fingerprint) is state:
                 self._forget_alert(state)
         del self.incidents[inc.id]
+        self._rankings.pop(inc.id, None)
         self._dirty.add(f"incident/{inc.id}")
 
     def _forget_alert(self, state: AlertState) -> None:
@@ -623,7 +629,12 @@ class Correlator:
         """Run the incident stages: root cause -> impact -> priority (see `correlator.rules`)."""
         graph = self._topology
         members = [a for a in inc.alerts.values() if a.node is None or a.node in graph.nodes]
-        ranking = rootcause.rank(graph, self._index, members, inc.unmapped_key)
+        nodes = frozenset(a.node for a in members if a.node is not None)
+        previous = self._rankings.get(inc.id)
+        ranking = rootcause.extend(graph, self._index, previous, nodes) if previous else None
+        if ranking is None:
+            ranking = rootcause.rank(graph, self._index, members, inc.unmapped_key)
+        self._rankings[inc.id] = ranking
         verdict = inc.assessment
         verdict.root = ranking.root
         verdict.candidates = ranking.candidates

@@ -46,6 +46,8 @@ class AlertState:
     flapping: bool = False
     flips: list[datetime] = field(default_factory=list)
     occurrences: int = 1
+    rendered: Any = field(default=None, compare=False, repr=False)
+    """(key, AlertRecord) of the last rendering; derived, never persisted."""
 
     @property
     def active(self) -> bool:

@@ -192,7 +192,16 @@ class KafkaGroupConsumer:
     def resume(self, partitions: Iterable[TP]) -> None:
         owned = self._consumer.assignment()
         tps = [TopicPartition(tp.topic, tp.partition) for tp in partitions]
-        self._consumer.resume(*[tp for tp in tps if tp in owned])
+        tps = [tp for tp in tps if tp in owned]
+        self._consumer.resume(*tps)
+        # kafka-python 3.0.12 parks the records fetched for a partition while it is paused
+        # and only gives them back when no other partition's records are in line, which may
+        # never happen; meanwhile it never fetches that partition again. Dropping the parked
+        # records makes it fetch them again from the position, which has not moved past them.
+        fetcher = getattr(self._consumer, "_fetcher", None)
+        for tp in tps:
+            for parked in ("_paused_partition_records", "_paused_completed_fetches"):
+                getattr(fetcher, parked, {}).pop(tp, None)
 
     def positions(self) -> dict[TP, tuple[int, int | None]]:
         out: dict[TP, tuple[int, int | None]] = {}
@@ -469,9 +478,7 @@ def committed_offsets(
         enable_auto_commit=False,
     )
     try:
-        return {
-            tp: consumer.committed(TopicPartition(tp.topic, tp.partition)) for tp in partitions
-        }
+        return {tp: consumer.committed(TopicPartition(tp.topic, tp.partition)) for tp in partitions}
     finally:
         consumer.close(autocommit=False)
 

@@ -182,9 +182,10 @@ class Metrics:
             ["status"],
             registry=r,
         )
-        self.user_hours_lost = Counter(
-            "correlator_user_hours_lost_total",
-            "People affected times hours, accumulated by event time.",
+        self.user_time_lost = Counter(
+            "correlator_user_time_lost_seconds_total",
+            "Productive time lost: people affected x seconds, by event time (divide by 3600 "
+            "for user-hours; promtool insists on base units in names).",
             registry=r,
         )
         self.incident_duration = Histogram(

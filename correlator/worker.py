@@ -289,6 +289,12 @@ class Worker:
             log.error("stopping: %s", exc)
             self._close(clean=False)
             return 1
+        except Exception:
+            # A client error kafka-python does not retry (authorisation, a deleted topic...):
+            # nothing of the batch is committed; the restart resumes from the last commit.
+            log.exception("stopping on an unexpected error")
+            self._close(clean=False)
+            return 1
         self._close(clean=True)
         return 0
 
@@ -301,9 +307,15 @@ class Worker:
                     self._producer.flush(self.config.flush_timeout.total_seconds())
             except ProduceError as exc:
                 log.error("final flush failed: %s", exc)
-            self._producer.close()
+            try:
+                self._producer.close()
+            except Exception as exc:
+                log.warning("closing the producer: %s", exc)
         if self._consumer is not None:
-            self._consumer.close()
+            try:
+                self._consumer.close()  # leaves the group: the others take over at once
+            except Exception as exc:
+                log.warning("closing the consumer: %s", exc)
         log.info("worker stopped%s", "" if clean else " after an error")
 
     # -- one iteration ------------------------------------------------------------------------
@@ -368,8 +380,6 @@ class Worker:
     # -- restore ------------------------------------------------------------------------------
 
     def _restore(self, partitions: list[int]) -> None:
-        producer = self._producer
-        assert producer is not None
         self.health.restoring = frozenset(partitions)
         self.metrics.ready.set(0)
         started = self._mono()
@@ -397,7 +407,7 @@ class Worker:
                 engine.restore(restored.state)
             engine.take_state_changes()  # what was just read back needs no writing
             for key, value in repair_records(restorer, restored):
-                producer.send(self.state_topic, partition=p, key=encode_key(key), value=value)
+                self._send(self.state_topic, partition=p, key=encode_key(key), value=value)
                 repaired += 1
             checkpoint = restored.checkpoint
             now = self._mono()
@@ -438,7 +448,8 @@ class Worker:
         if not pending:
             return []
         limit = self.config.max_poll_records
-        if len(pending) == 1:
+        inputs = [tp for tp in self._assignment if tp.topic == self.alerts_topic]
+        if len(inputs) == 1 and len(pending) == 1:  # one input partition: its own order
             ((_, only),) = pending.items()
             everything = list(only)
             only.clear()
@@ -764,9 +775,9 @@ class Worker:
         until = record.resolved_at if record.status != "open" else record.updated_at
         if previous is not None and until is not None:
             since, users = previous
-            hours = (until - since).total_seconds() / 3600
-            if hours > 0 and users > 0:
-                self.metrics.user_hours_lost.inc(users * hours)
+            seconds = (until - since).total_seconds()
+            if seconds > 0 and users > 0:
+                self.metrics.user_time_lost.inc(users * seconds)
         if record.status == "open":
             if len(self._open_impact) > 100_000:
                 # Incidents whose partitions moved to another worker resolve there; forget

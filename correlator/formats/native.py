@@ -27,6 +27,28 @@ def _join(items: Sequence[str], limit: int = 3) -> str:
 
 
 def _alert_record(alert: AlertState) -> AlertRecord:
+    """Rendered once per change of the alert: an incident of hundreds of alerts is re-published
+    on every change, and rebuilding every alert's record each time dominated the cost."""
+    key = (
+        alert.status,
+        alert.starts_at,
+        alert.ends_at,
+        alert.severity,
+        alert.flapping,
+        alert.occurrences,
+        alert.summary,
+        alert.node,
+    )
+    cached = alert.rendered
+    if cached is not None and cached[0] == key:
+        record: AlertRecord = cached[1]
+        return record
+    record = _render_alert(alert)
+    alert.rendered = (key, record)
+    return record
+
+
+def _render_alert(alert: AlertState) -> AlertRecord:
     return AlertRecord(
         fingerprint=alert.fingerprint,
         name=alert.name,

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -35,6 +35,70 @@ class Ranking:
     candidates: list[Candidate]
     root_nodes: tuple[str, ...]
     """The nodes whose failure the impact is computed from."""
+    members: frozenset[str] = frozenset()
+    """The alerting nodes this ranking was made from."""
+    root_explains: tuple[str, ...] | None = None
+    """For a single alerting root: the members it explains, sorted. Lets `extend` add symptoms
+    without re-ranking the whole incident."""
+
+
+def _single_root(
+    graph: Topology, best: str, explains: Sequence[str], members: Sequence[str]
+) -> Ranking:
+    """The ranking when exactly one alerting member is unexplained (the common case)."""
+    others = len(members) - 1
+    share = len(explains) / others if others else 0.0
+    if others:
+        reason = (
+            f"{graph.nodes[best].name} is alerting while its own dependencies are healthy, "
+            f"and its failure explains {len(explains)} of the {others} other alerting "
+            f"components ({_names(graph, explains)})."
+        )
+    else:
+        reason = (
+            f"{graph.nodes[best].name} is the only alerting component and none of its "
+            "dependencies is alerting."
+        )
+    ranked = [_candidate(graph, best, 0.6 + 0.35 * share, reason)]
+    for node in members:
+        if len(ranked) > MAX_CANDIDATES:
+            break
+        if node != best:
+            ranked.append(_symptom(graph, node))
+    return Ranking(
+        root=_promote(ranked[0], ranked[1:]),
+        candidates=ranked[1:],
+        root_nodes=(best,),
+        members=frozenset(members),
+        root_explains=tuple(explains),
+    )
+
+
+def _symptom(graph: Topology, node: str) -> Candidate:
+    return _candidate(
+        graph,
+        node,
+        0.05,
+        f"{graph.nodes[node].name} is alerting, but a failure below it explains that.",
+    )
+
+
+def extend(
+    graph: Topology, index: CauseIndex, previous: Ranking, members: frozenset[str]
+) -> Ranking | None:
+    """The ranking after symptoms of a single alerting root joined, or None when a full
+    `rank` is needed. Gives exactly what `rank` would."""
+    if previous.root_explains is None or not previous.members <= members:
+        return None
+    root = previous.root_nodes[0]
+    added = members - previous.members
+    if not added:
+        return previous
+    for node in added:
+        if root not in index.causes(node):
+            return None
+    explains = sorted((*previous.root_explains, *added))
+    return _single_root(graph, root, explains, sorted(members))
 
 
 def _severity_rank(severity: str) -> int:
@@ -132,22 +196,8 @@ def rank(
     ranked: list[Candidate] = []
     root_nodes: tuple[str, ...]
     if len(unexplained) == 1:
-        best = unexplained[0]
-        share = len(explains[best]) / others if others else 0.0
-        if others:
-            reason = (
-                f"{graph.nodes[best].name} is alerting while its own dependencies are healthy, "
-                f"and its failure explains {len(explains[best])} of the {others} other alerting "
-                f"components ({_names(graph, explains[best])})."
-            )
-        else:
-            reason = (
-                f"{graph.nodes[best].name} is the only alerting component and none of its "
-                "dependencies is alerting."
-            )
-        ranked.append(_candidate(graph, best, 0.6 + 0.35 * share, reason))
-        root_nodes = (best,)
-    elif silent_ranked and len(silent_ranked[0][1]) == len(unexplained):
+        return _single_root(graph, unexplained[0], explains[unexplained[0]], members)
+    if silent_ranked and len(silent_ranked[0][1]) == len(unexplained):
         cause, covered = silent_ranked[0]
         reason = (
             f"{graph.nodes[cause].name} raised no alert, but all {len(covered)} alerting "
@@ -217,15 +267,11 @@ def rank(
         )
     for node in members:
         if node in explained and len(ranked) < MAX_CANDIDATES + 1:
-            ranked.append(
-                _candidate(
-                    graph,
-                    node,
-                    0.05,
-                    f"{graph.nodes[node].name} is alerting, but a failure below it explains that.",
-                )
-            )
+            ranked.append(_symptom(graph, node))
     ranked = ranked[: MAX_CANDIDATES + 1]
     return Ranking(
-        root=_promote(ranked[0], ranked[1:]), candidates=ranked[1:], root_nodes=root_nodes
+        root=_promote(ranked[0], ranked[1:]),
+        candidates=ranked[1:],
+        root_nodes=root_nodes,
+        members=frozenset(members),
     )
