@@ -248,6 +248,9 @@ class MemoryAdmin:
     def __init__(self, broker: MemoryBroker) -> None:
         self.broker = broker
 
+    def describe(self, names: Sequence[str]) -> dict[str, int]:
+        return {n: len(self.broker.topics[n]) for n in names if n in self.broker.topics}
+
     def ensure_topics(self, specs: Sequence[TopicSpec]) -> dict[str, int]:
         for spec in specs:
             self.broker.create_topic(spec.name, spec.partitions, spec.configs)

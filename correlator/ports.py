@@ -149,6 +149,10 @@ class ChangelogReader(Protocol):
 
 
 class Admin(Protocol):
+    def describe(self, names: Sequence[str]) -> dict[str, int]:
+        """Partition counts of the topics that exist."""
+        ...
+
     def ensure_topics(self, specs: Sequence[TopicSpec]) -> dict[str, int]:
         """Create the missing topics; return the actual partition count of every topic."""
         ...

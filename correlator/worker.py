@@ -263,11 +263,15 @@ class Worker:
         ]
         admin = self.clients.admin()
         try:
-            if not cfg.create_topics:
-                return admin.ensure_topics([])  # pragma: no cover - describe only
-            return admin.ensure_topics(specs)
+            if cfg.create_topics:
+                return admin.ensure_topics(specs)
+            counts = admin.describe([spec.name for spec in specs])
         finally:
             admin.close()
+        missing = [spec.name for spec in specs if spec.name not in counts]
+        if missing:
+            raise ConfigError(f"topics missing (and create_topics is off): {missing}")
+        return counts
 
     def stop(self) -> None:
         """Finish the current batch, then leave (safe from signal handlers and threads)."""

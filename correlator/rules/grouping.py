@@ -32,6 +32,10 @@ from topology import Topology
 UNMONITORED_KINDS = frozenset({"user_group", "business_service"})
 
 
+#: Nodes whose causes are kept in the index's own cache before it starts afresh.
+CAUSES_CACHE_LIMIT = 50_000
+
+
 def poisson_tail(k: int, mean: float) -> float:
     """P(X >= k) for X ~ Poisson(mean)."""
     if k <= 0:
@@ -79,6 +83,7 @@ class GroupingIndex:
             1, sum(1 for n in graph.nodes.values() if n.kind not in UNMONITORED_KINDS)
         )
         self._blast: dict[str, int] = {}
+        self._causes: dict[str, Mapping[str, int]] = {}
         #: node -> {incident id: alerts on that node in that incident}
         self.node_incidents: dict[str, dict[str, int]] = {}
         #: cause c -> {incident id: member nodes of that incident that c would take down}
@@ -89,9 +94,16 @@ class GroupingIndex:
         self.alerting_under: dict[str, int] = {}
 
     def causes(self, node: str) -> Mapping[str, int]:
-        if node not in self.graph.nodes:
-            return {}
-        return self.graph.causes(node, self._hops)
+        # A plain dict in front of the topology's locked LRU: ranking a storm looks up the
+        # same few hundred nodes over and over, and the LRU's lock and reordering dominated.
+        found = self._causes.get(node)
+        if found is None:
+            if node not in self.graph.nodes:
+                return {}
+            if len(self._causes) >= CAUSES_CACHE_LIMIT:
+                self._causes.clear()
+            found = self._causes[node] = self.graph.causes(node, self._hops)
+        return found
 
     # -- membership ---------------------------------------------------------------------------
 
@@ -177,10 +189,10 @@ class GroupingIndex:
         firing = self.firing_nodes
         return any(cause in firing for cause in self.causes(node))
 
-    def locally_plausible(self, cause: str, members: Iterable[str]) -> bool:
+    def locally_plausible(self, cause: str, under: int) -> bool:
         """For naming a silent root inside one incident: enough of the incident's nodes (firing
-        or cleared) lie below `cause` to cover the required share of what it would take down."""
-        under = sum(1 for m in members if cause in self.causes(m))
+        or cleared; `under` of them lie below `cause`) to cover the required share of what it
+        would take down."""
         blast = self.blast(cause)
         return under >= 2 and (not blast or under / blast >= self.settings.silent_min_coverage)
 

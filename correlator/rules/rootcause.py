@@ -26,7 +26,7 @@ class CauseIndex(Protocol):
     def causes(self, node: str) -> Mapping[str, int]: ...
     def blast(self, node: str) -> int: ...
     def silent_causes(self, nodes: Iterable[str]) -> dict[str, list[str]]: ...
-    def locally_plausible(self, cause: str, members: Iterable[str]) -> bool: ...
+    def locally_plausible(self, cause: str, under: int) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,11 +165,15 @@ def rank(
     member_set = set(members)
     explains: dict[str, list[str]] = {n: [] for n in members}
     explained: set[str] = set()
+    below: dict[str, int] = {}
+    """cause -> members it would take down (for judging quiet causes)"""
     for node in members:
         for cause in index.causes(node):
             if cause in member_set:
                 explains[cause].append(node)
                 explained.add(node)
+            else:
+                below[cause] = below.get(cause, 0) + 1
     unexplained = [n for n in members if n not in explained]
     others = len(members) - 1
 
@@ -183,7 +187,7 @@ def rank(
         (
             (c, covered)
             for c, covered in silent.items()
-            if len(covered) > 1 and index.locally_plausible(c, members)
+            if len(covered) > 1 and index.locally_plausible(c, below.get(c, 0))
         ),
         key=lambda item: (
             -len(item[1]),
