@@ -86,7 +86,7 @@ class Correlator:
         self._outbox: list[IncidentUpdate] = []
         self._dirty: set[str] = set()
         # Derived, never persisted: a restored engine re-ranks in full and gets the same result.
-        self._rankings: dict[str, rootcause.Ranking] = {}
+        self._structures: dict[str, rootcause.Structure] = {}
 
     # -- public API -------------------------------------------------------------------------
 
@@ -161,7 +161,7 @@ class Correlator:
         self._tombstones = {}
         self._timers = []
         self._open = set()
-        self._rankings = {}
+        self._structures = {}
         self._touched = {}
         self._outbox = []
         self._dirty = set()
@@ -185,7 +185,7 @@ class Correlator:
     def replace_topology(self, topology: Topology) -> None:
         """Use a new topology from now on; open incidents keep their alerts and are re-indexed."""
         self._topology = topology
-        self._rankings.clear()
+        self._structures.clear()
         self._rebuild_indexes()
 
     def stats(self) -> EngineStats:
@@ -447,7 +447,7 @@ class Correlator:
         if absorbed.unmapped_key and self._unmapped_open.get(absorbed.unmapped_key) == absorbed.id:
             del self._unmapped_open[absorbed.unmapped_key]
         del self.incidents[absorbed.id]
-        self._rankings.pop(absorbed.id, None)
+        self._structures.pop(absorbed.id, None)
         self._open.discard(absorbed.id)
         self._dirty.add(f"incident/{absorbed.id}")
         self.counters["incidents_merged"] += 1
@@ -499,7 +499,7 @@ class Correlator:
             if self.alerts.get(state.fingerprint) is state:
                 self._forget_alert(state)
         del self.incidents[inc.id]
-        self._rankings.pop(inc.id, None)
+        self._structures.pop(inc.id, None)
         self._dirty.add(f"incident/{inc.id}")
 
     def _forget_alert(self, state: AlertState) -> None:
@@ -629,12 +629,10 @@ class Correlator:
         """Run the incident stages: root cause -> impact -> priority (see `correlator.rules`)."""
         graph = self._topology
         members = [a for a in inc.alerts.values() if a.node is None or a.node in graph.nodes]
-        nodes = frozenset(a.node for a in members if a.node is not None)
-        previous = self._rankings.get(inc.id)
-        ranking = rootcause.extend(graph, self._index, previous, nodes) if previous else None
-        if ranking is None:
-            ranking = rootcause.rank(graph, self._index, members, inc.unmapped_key)
-        self._rankings[inc.id] = ranking
+        structure = self._structures.get(inc.id)
+        if structure is None:
+            structure = self._structures[inc.id] = rootcause.Structure()
+        ranking = rootcause.rank(graph, self._index, members, inc.unmapped_key, structure)
         verdict = inc.assessment
         verdict.root = ranking.root
         verdict.candidates = ranking.candidates

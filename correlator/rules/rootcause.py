@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,11 +36,6 @@ class Ranking:
     candidates: list[Candidate]
     root_nodes: tuple[str, ...]
     """The nodes whose failure the impact is computed from."""
-    members: frozenset[str] = frozenset()
-    """The alerting nodes this ranking was made from."""
-    root_explains: tuple[str, ...] | None = None
-    """For a single alerting root: the members it explains, sorted. Lets `extend` add symptoms
-    without re-ranking the whole incident."""
 
 
 def _single_root(
@@ -69,8 +65,6 @@ def _single_root(
         root=_promote(ranked[0], ranked[1:]),
         candidates=ranked[1:],
         root_nodes=(best,),
-        members=frozenset(members),
-        root_explains=tuple(explains),
     )
 
 
@@ -81,24 +75,6 @@ def _symptom(graph: Topology, node: str) -> Candidate:
         0.05,
         f"{graph.nodes[node].name} is alerting, but a failure below it explains that.",
     )
-
-
-def extend(
-    graph: Topology, index: CauseIndex, previous: Ranking, members: frozenset[str]
-) -> Ranking | None:
-    """The ranking after symptoms of a single alerting root joined, or None when a full
-    `rank` is needed. Gives exactly what `rank` would."""
-    if previous.root_explains is None or not previous.members <= members:
-        return None
-    root = previous.root_nodes[0]
-    added = members - previous.members
-    if not added:
-        return previous
-    for node in added:
-        if root not in index.causes(node):
-            return None
-    explains = sorted((*previous.root_explains, *added))
-    return _single_root(graph, root, explains, sorted(members))
 
 
 def _severity_rank(severity: str) -> int:
@@ -144,8 +120,44 @@ def rank_unmapped(alerts: Iterable[AlertState], key: str | None) -> Ranking:
     return Ranking(root=root, candidates=[], root_nodes=())
 
 
+class Structure:
+    """Who explains whom among an incident's alerting nodes, kept up to date as nodes join
+    (an incident's node set only grows), so ranking a storm is not quadratic. Built from
+    scratch or grown one node at a time, it holds the same sorted lists."""
+
+    __slots__ = ("below", "explained", "explains", "members", "sorted_members")
+
+    def __init__(self) -> None:
+        self.members: set[str] = set()
+        self.sorted_members: list[str] = []
+        self.explains: dict[str, list[str]] = {}
+        """member -> the members its failure would take down, sorted"""
+        self.explained: set[str] = set()
+        self.below: dict[str, list[str]] = {}
+        """non-member cause -> the members its failure would take down, sorted"""
+
+    def add(self, node: str, index: CauseIndex) -> None:
+        if node in self.members:
+            return
+        self.members.add(node)
+        insort(self.sorted_members, node)
+        under = self.below.pop(node, [])
+        self.explains[node] = under
+        self.explained.update(under)
+        for cause in index.causes(node):
+            if cause in self.members:
+                insort(self.explains[cause], node)
+                self.explained.add(node)
+            else:
+                insort(self.below.setdefault(cause, []), node)
+
+
 def rank(
-    graph: Topology, index: CauseIndex, alerts: Iterable[AlertState], unmapped_key: str | None
+    graph: Topology,
+    index: CauseIndex,
+    alerts: Iterable[AlertState],
+    unmapped_key: str | None,
+    structure: Structure | None = None,
 ) -> Ranking:
     severity: dict[str, int] = {}
     first: dict[str, datetime] = {}
@@ -161,19 +173,13 @@ def rank(
     if not severity:
         return rank_unmapped(all_alerts, unmapped_key)
 
-    members = sorted(severity)
-    member_set = set(members)
-    explains: dict[str, list[str]] = {n: [] for n in members}
-    explained: set[str] = set()
-    below: dict[str, int] = {}
-    """cause -> members it would take down (for judging quiet causes)"""
-    for node in members:
-        for cause in index.causes(node):
-            if cause in member_set:
-                explains[cause].append(node)
-                explained.add(node)
-            else:
-                below[cause] = below.get(cause, 0) + 1
+    if structure is None:
+        structure = Structure()
+    for node in severity:
+        structure.add(node, index)
+    members = structure.sorted_members
+    explains = structure.explains
+    explained = structure.explained
     unexplained = [n for n in members if n not in explained]
     others = len(members) - 1
 
@@ -187,7 +193,7 @@ def rank(
         (
             (c, covered)
             for c, covered in silent.items()
-            if len(covered) > 1 and index.locally_plausible(c, below.get(c, 0))
+            if len(covered) > 1 and index.locally_plausible(c, len(structure.below.get(c, ())))
         ),
         key=lambda item: (
             -len(item[1]),
@@ -277,5 +283,4 @@ def rank(
         root=_promote(ranked[0], ranked[1:]),
         candidates=ranked[1:],
         root_nodes=root_nodes,
-        members=frozenset(members),
     )
