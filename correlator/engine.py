@@ -30,6 +30,20 @@ from topology import Topology
 TOMBSTONE_TTL = timedelta(hours=24)
 
 
+#: Changes to an incident's alerts that a desk hears about. A flapping alert's every flip is not
+#: among them (only the moment it starts flapping), nor is a re-send.
+ALERT_CHANGES = frozenset(
+    {
+        "alert_added",
+        "alert_resolved",
+        "alert_refired",
+        "alert_flapping",
+        "severity_changed",
+        "merged_in",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class IncidentUpdate:
     """One published change of one incident; `record` is what goes on the incidents topic."""
@@ -420,6 +434,8 @@ class Correlator:
 
     def _touch(self, inc: Incident, change: str) -> None:
         inc.assessed = False
+        if change in ALERT_CHANGES:
+            inc.alert_epoch += 1
         changes = self._touched.setdefault(inc.id, set())
         if change:
             changes.add(change)
@@ -680,16 +696,11 @@ class Correlator:
         verdict = inc.assessment
         affected = verdict.affected
         root = verdict.root
-        alerts = tuple(
-            sorted(
-                (a.fingerprint, a.status, a.occurrences, a.severity) for a in inc.alerts.values()
-            )
-        )
         return (
             inc.status,
             inc.merged_into,
             inc.reopened,
-            alerts,
+            inc.alert_epoch,
             root.node if root else None,
             root.name if root else None,
             root.silent if root else None,

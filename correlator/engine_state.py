@@ -164,6 +164,8 @@ class Incident:
     cost_accrued: float = 0.0
     cost_since: datetime | None = None
     published_digest: tuple[Any, ...] | None = None
+    alert_epoch: int = 0
+    """Counts the alert changes a desk hears about; part of the published digest."""
     assessed: bool = False
     """False when member alerts changed since the stages last ran."""
 
@@ -196,6 +198,7 @@ class Incident:
             "cost_accrued": self.cost_accrued,
             "cost_since": _ts(self.cost_since),
             "published_digest": _digest_to_json(self.published_digest),
+            "alert_epoch": self.alert_epoch,
         }
 
     @classmethod
@@ -218,6 +221,7 @@ class Incident:
             cost_accrued=data["cost_accrued"],
             cost_since=_dt(data["cost_since"]),
             published_digest=_digest_from_json(data["published_digest"]),
+            alert_epoch=data.get("alert_epoch", 0),
             assessed=True,
         )
 
