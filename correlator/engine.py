@@ -366,6 +366,9 @@ class Correlator:
             self._index.remove_member(inc.id, previous.node)
         inc.alerts[state.fingerprint] = state
         state.incident_id = inc.id
+        structure = self._structures.get(inc.id)
+        if structure is not None and state.node is not None and state.node in self._topology:
+            structure.add(state.node, self._index)
         if state.node is not None:
             self._index.add_member(inc.id, state.node)
             if not already_active and state.active:
@@ -648,6 +651,9 @@ class Correlator:
         structure = self._structures.get(inc.id)
         if structure is None:
             structure = self._structures[inc.id] = rootcause.Structure()
+            for state in members:
+                if state.node is not None:
+                    structure.add(state.node, self._index)
         ranking = rootcause.rank(graph, self._index, members, inc.unmapped_key, structure)
         verdict = inc.assessment
         verdict.root = ranking.root

@@ -26,7 +26,8 @@ _CRITICALITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 class CauseIndex(Protocol):
     def causes(self, node: str) -> Mapping[str, int]: ...
     def blast(self, node: str) -> int: ...
-    def silent_causes(self, nodes: Iterable[str]) -> dict[str, list[str]]: ...
+    @property
+    def firing_nodes(self) -> Mapping[str, int]: ...
     def locally_plausible(self, cause: str, under: int) -> bool: ...
 
 
@@ -125,7 +126,15 @@ class Structure:
     (an incident's node set only grows), so ranking a storm is not quadratic. Built from
     scratch or grown one node at a time, it holds the same sorted lists."""
 
-    __slots__ = ("below", "explained", "explains", "members", "sorted_members")
+    __slots__ = (
+        "below",
+        "below_unexplained",
+        "explained",
+        "explains",
+        "members",
+        "roots",
+        "sorted_members",
+    )
 
     def __init__(self) -> None:
         self.members: set[str] = set()
@@ -135,6 +144,14 @@ class Structure:
         self.explained: set[str] = set()
         self.below: dict[str, list[str]] = {}
         """non-member cause -> the members its failure would take down, sorted"""
+        self.below_unexplained: dict[str, int] = {}
+        """non-member cause -> how many of `below` nothing among the members explains"""
+        self.roots: set[str] = set()
+        """members that no other member explains"""
+
+    @property
+    def unexplained(self) -> list[str]:
+        return sorted(self.roots)
 
     def add(self, node: str, index: CauseIndex) -> None:
         if node in self.members:
@@ -142,14 +159,27 @@ class Structure:
         self.members.add(node)
         insort(self.sorted_members, node)
         under = self.below.pop(node, [])
+        self.below_unexplained.pop(node, None)
         self.explains[node] = under
-        self.explained.update(under)
+        for member in under:
+            if member not in self.explained:
+                self.explained.add(member)
+                self.roots.discard(member)
+                self._count(member, index, -1)
         for cause in index.causes(node):
             if cause in self.members:
                 insort(self.explains[cause], node)
                 self.explained.add(node)
             else:
                 insort(self.below.setdefault(cause, []), node)
+        if node not in self.explained:
+            self.roots.add(node)
+            self._count(node, index, +1)
+
+    def _count(self, member: str, index: CauseIndex, step: int) -> None:
+        for cause in index.causes(member):
+            if cause in self.below:
+                self.below_unexplained[cause] = self.below_unexplained.get(cause, 0) + step
 
 
 def rank(
@@ -159,28 +189,34 @@ def rank(
     unmapped_key: str | None,
     structure: Structure | None = None,
 ) -> Ranking:
-    severity: dict[str, int] = {}
-    first: dict[str, datetime] = {}
-    all_alerts = list(alerts)
-    for alert in all_alerts:
-        if alert.node is None:
-            continue
-        sev = _severity_rank(alert.severity)
-        severity[alert.node] = min(sev, severity.get(alert.node, sev))
-        start = first.get(alert.node)
-        if start is None or alert.starts_at < start:
-            first[alert.node] = alert.starts_at
-    if not severity:
-        return rank_unmapped(all_alerts, unmapped_key)
-
+    """Rank the incident whose alerts are `alerts`. `structure`, when given, must already hold
+    every mapped node of `alerts` (the engine keeps it as nodes join); else it is built here."""
     if structure is None:
         structure = Structure()
-    for node in severity:
-        structure.add(node, index)
+        for alert in alerts:
+            if alert.node is not None:
+                structure.add(alert.node, index)
+    if not structure.members:
+        return rank_unmapped(alerts, unmapped_key)
     members = structure.sorted_members
     explains = structure.explains
     explained = structure.explained
-    unexplained = [n for n in members if n not in explained]
+    unexplained = structure.unexplained
+    if len(unexplained) == 1:
+        return _single_root(graph, unexplained[0], explains[unexplained[0]], members)
+
+    severity: dict[str, int] = {}
+    first: dict[str, datetime] = {}
+    wanted = set(unexplained)
+    for alert in alerts:
+        node = alert.node
+        if node not in wanted:
+            continue
+        sev = _severity_rank(alert.severity)
+        if sev < severity.get(node, len(SEVERITIES) + 1):
+            severity[node] = sev
+        if node not in first or alert.starts_at < first[node]:
+            first[node] = alert.starts_at
     others = len(members) - 1
 
     def strength(node: str) -> tuple[int, int, int, datetime, str]:
@@ -188,25 +224,25 @@ def rank(
         return (-len(explains[node]), severity[node], crit, first[node], node)
 
     unexplained.sort(key=strength)
-    silent = index.silent_causes(unexplained) if len(unexplained) > 1 else {}
-    silent_ranked = sorted(
+    firing = index.firing_nodes
+    pool = sorted(
         (
-            (c, covered)
-            for c, covered in silent.items()
-            if len(covered) > 1 and index.locally_plausible(c, len(structure.below.get(c, ())))
+            (cause, count)
+            for cause, count in structure.below_unexplained.items()
+            if count > 1 and cause not in firing
         ),
-        key=lambda item: (
-            -len(item[1]),
-            index.blast(item[0]),
-            sum(index.causes(n)[item[0]] for n in item[1]),
-            item[0],
-        ),
+        key=lambda item: (-item[1], index.blast(item[0]), item[0]),
     )
+    silent_ranked: list[tuple[str, list[str]]] = []
+    for cause, _ in pool:
+        under = structure.below[cause]
+        if index.locally_plausible(cause, len(under)):
+            silent_ranked.append((cause, [m for m in under if m not in explained]))
+            if len(silent_ranked) == 2:
+                break
 
     ranked: list[Candidate] = []
     root_nodes: tuple[str, ...]
-    if len(unexplained) == 1:
-        return _single_root(graph, unexplained[0], explains[unexplained[0]], members)
     if silent_ranked and len(silent_ranked[0][1]) == len(unexplained):
         cause, covered = silent_ranked[0]
         reason = (
@@ -223,7 +259,7 @@ def rank(
         silent_reach = 0
         if silent_ranked:
             cause = silent_ranked[0][0]
-            silent_reach = sum(1 for m in members if cause in index.causes(m))
+            silent_reach = len(structure.below[cause])
         if silent_reach > 1 + len(explains[best]):
             # Part of the incident hangs below a quiet component and explains more alerts than
             # any alerting candidate; the rest are separate unexplained failures grouped in.
