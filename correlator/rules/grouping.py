@@ -233,12 +233,3 @@ class GroupingIndex:
                 ):
                     partners.add(peer)
         return partners
-
-    def silent_causes(self, nodes: Iterable[str]) -> dict[str, list[str]]:
-        """Non-alerting common causes of `nodes`: cause -> the nodes it would take down."""
-        covered: dict[str, list[str]] = {}
-        for node in nodes:
-            for cause in self.causes(node):
-                if cause not in self.firing_nodes:
-                    covered.setdefault(cause, []).append(node)
-        return covered
