@@ -21,7 +21,7 @@ An alert related to several open incidents merges them into the oldest.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 
 from correlator.settings import GroupingSettings
 from topology import Topology
