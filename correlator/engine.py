@@ -361,21 +361,46 @@ class Correlator:
         self, inc: Incident, state: AlertState, change: str, *, already_active: bool = False
     ) -> None:
         previous = inc.alerts.get(state.fingerprint)
-        if previous is not None and previous is not state and previous.node is not None:
+        if previous is not None and previous is not state:
             # An earlier occurrence of the same alert, kept from before a reopen.
-            self._index.remove_member(inc.id, previous.node)
+            self._unindex_member(inc.id, previous)
         inc.alerts[state.fingerprint] = state
         state.incident_id = inc.id
         structure = self._structures.get(inc.id)
         if structure is not None and state.node is not None and state.node in self._topology:
             structure.add(state.node, self._index)
-        if state.node is not None:
-            self._index.add_member(inc.id, state.node)
-            if not already_active and state.active:
-                self._index.set_active(state.node, +1)
+        self._index_member(inc.id, state)
+        if state.node is not None and not already_active and state.active:
+            self._index.set_active(state.node, +1)
         inc.quiet_since = None
         self._dirty.add(f"alert/{state.fingerprint}")
         self._touch(inc, change)
+
+    def _fresh(self, state: AlertState) -> bool:
+        """Does this member still draw related alerts into its incident? Firing ones do, and
+        resolved ones for `grouping.window` after they cleared; older ones stay in the record
+        but no longer attract, so a long-running incident does not swallow every later fault."""
+        if state.active or state.ends_at is None or self.clock is None:
+            return True
+        return state.ends_at + self.settings.grouping.window > self.clock
+
+    def _index_member(self, inc_id: str, state: AlertState) -> None:
+        if state.indexed or state.node is None or state.node not in self._topology.nodes:
+            return
+        if self._fresh(state):
+            self._index.add_member(inc_id, state.node)
+            state.indexed = True
+
+    def _unindex_member(self, inc_id: str, state: AlertState) -> None:
+        if state.indexed and state.node is not None:
+            self._index.remove_member(inc_id, state.node)
+            state.indexed = False
+
+    def _expire_member(self, fingerprint: str) -> None:
+        state = self.alerts.get(fingerprint)
+        if state is None or state.incident_id is None or self._fresh(state):
+            return
+        self._unindex_member(state.incident_id, state)
 
     def _resolve_alert(self, known: AlertState, alert: Alert, now: datetime) -> None:
         was_active = known.active
@@ -396,6 +421,7 @@ class Correlator:
             self._touch(inc, "alert_flapping" if started else "")
             return
         self._touch(inc, "alert_resolved")
+        self._schedule_at(known.ends_at + self.settings.grouping.window, "stale", known.fingerprint)
         self._maybe_quiet(inc, min(known.ends_at, now))
 
     def _refire_alert(self, known: AlertState, alert: Alert, now: datetime) -> None:
@@ -420,6 +446,7 @@ class Correlator:
         started = flapping.record_flip(known, now, self.settings.flapping)
         if not was_active and known.node is not None:
             self._index.set_active(known.node, +1)
+        self._index_member(inc.id, known)
         inc.quiet_since = None
         if known.flapping:
             self._schedule(flapping.settle_deadline(known, self.settings.flapping), "settle", known)
@@ -459,8 +486,7 @@ class Correlator:
         self._touched.pop(absorbed.id, None)
         self._outbox.append(IncidentUpdate(self._record(absorbed, now, ["merged"])))
         for state in list(absorbed.alerts.values()):
-            if state.node is not None:
-                self._index.remove_member(absorbed.id, state.node)
+            self._unindex_member(absorbed.id, state)
             if state.incident_id == absorbed.id:
                 self._add_alert(survivor, state, "merged_in", already_active=True)
         if absorbed.unmapped_key and self._unmapped_open.get(absorbed.unmapped_key) == absorbed.id:
@@ -481,8 +507,7 @@ class Correlator:
         inc.anchor = now
         inc.cost_since = now
         for state in inc.alerts.values():
-            if state.node is not None:
-                self._index.add_member(inc.id, state.node)
+            self._index_member(inc.id, state)
         self._touch(inc, "reopened")
         self.counters["incidents_reopened"] += 1
 
@@ -494,8 +519,7 @@ class Correlator:
         self._open.discard(inc.id)
         inc.resolved_at = resolved_at
         for state in inc.alerts.values():
-            if state.node is not None:
-                self._index.remove_member(inc.id, state.node)
+            self._unindex_member(inc.id, state)
         if inc.unmapped_key and self._unmapped_open.get(inc.unmapped_key) == inc.id:
             del self._unmapped_open[inc.unmapped_key]
         for root in inc.assessment.root_nodes:
@@ -572,6 +596,8 @@ class Correlator:
                     and inc.resolved_at + window <= when
                 ):
                     self._forget_incident(inc)
+            elif kind == "stale":
+                self._expire_member(key)
             elif kind == "settle":
                 self._settle(key, when)
                 updates.extend(self._publish(when))
@@ -595,6 +621,10 @@ class Correlator:
             if state.node is not None:
                 self._index.set_active(state.node, -1)
             self._touch(inc, "alert_resolved")
+            if state.ends_at is not None:
+                self._schedule_at(
+                    state.ends_at + self.settings.grouping.window, "stale", state.fingerprint
+                )
             self._maybe_quiet(inc, when)
         else:
             self._touch(inc, "")
@@ -745,14 +775,27 @@ class Correlator:
         self._unmapped_open.clear()
         self._resolved_by_root.clear()
         self._timers.clear()
+        for inc in self.incidents.values():
+            for state in inc.alerts.values():
+                state.indexed = False
         hold_down = self.settings.lifecycle.hold_down
         for inc in sorted(self.incidents.values(), key=lambda i: (i.opened_at, i.id)):
             if inc.status == "open":
                 for state in inc.alerts.values():
-                    if state.node is not None and state.node in self._topology.nodes:
-                        self._index.add_member(inc.id, state.node)
-                        if state.active and self.alerts.get(state.fingerprint) is state:
-                            self._index.set_active(state.node, +1)
+                    self._index_member(inc.id, state)
+                    if state.indexed and not state.active and state.ends_at is not None:
+                        self._schedule_at(
+                            state.ends_at + self.settings.grouping.window,
+                            "stale",
+                            state.fingerprint,
+                        )
+                    if (
+                        state.node is not None
+                        and state.node in self._topology.nodes
+                        and state.active
+                        and self.alerts.get(state.fingerprint) is state
+                    ):
+                        self._index.set_active(state.node, +1)
                     if state.flapping:
                         self._schedule(
                             flapping.settle_deadline(state, self.settings.flapping), "settle", state

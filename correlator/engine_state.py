@@ -46,6 +46,8 @@ class AlertState:
     flapping: bool = False
     flips: list[datetime] = field(default_factory=list)
     occurrences: int = 1
+    indexed: bool = field(default=False, compare=False, repr=False)
+    """Counted in the grouping index (derived, never persisted; see Correlator._fresh)."""
     rendered: Any = field(default=None, compare=False, repr=False)
     """(key, AlertRecord) of the last rendering; derived, never persisted."""
 

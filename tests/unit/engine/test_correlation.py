@@ -232,3 +232,20 @@ def test_snapshot_restore_continues_identically(org) -> None:  # type: ignore[no
         second.restore(first.snapshot())
         out += [r.to_json() for r in feed(second, *events[cut:])]
         assert out == expected, f"diverged after restoring at event {cut}"
+
+
+def test_members_cleared_longer_than_the_window_stop_drawing_alerts_in(org) -> None:  # type: ignore[no-untyped-def]
+    def run(window: str) -> int:
+        engine = Correlator(org, EngineSettings(grouping={"window": window}))
+        records = feed(
+            engine,
+            alert("core", "nyc-core", 0 * S),
+            alert("mail", "mail-server", 10 * S),
+            alert("core", "nyc-core", 1 * M, status="resolved", started=0 * S),
+            alert("web", "crm-web-1", 30 * M),
+        )
+        return len(latest(records))
+
+    # The mail alert keeps the incident open; the core switch cleared 29 minutes ago.
+    assert run("15m") == 2
+    assert run("60m") == 1
