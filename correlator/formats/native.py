@@ -49,7 +49,9 @@ def _alert_record(alert: AlertState) -> AlertRecord:
 
 
 def _render_alert(alert: AlertState) -> AlertRecord:
-    return AlertRecord(
+    # The engine's own state is already typed and checked: skip validation, and share the
+    # labels dict instead of copying it (an alert's labels never change once stored).
+    return AlertRecord.model_construct(
         fingerprint=alert.fingerprint,
         name=alert.name,
         node=alert.node,
