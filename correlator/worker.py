@@ -624,9 +624,9 @@ class Worker:
             batch.sent += 1
 
     def _routes(self, alert: Alert) -> list[tuple[str, int]]:
-        """Where an alert goes: its domain's partition. A resolve that maps onto no node is
-        sent to every partition (a PagerDuty resolve carries no labels to route it by, and an
-        engine that never saw the alert ignores it); a mapped resolve also goes where the
+        """Where an alert goes: its domain's partition. A resolve that carries nothing to route
+        it by (a PagerDuty resolve has no labels) is sent to every partition, and an engine that
+        never saw the alert ignores it; a mapped resolve also goes where the
         previous topology routed it, within a grace period after a reload."""
         try:
             key = routing_key(self.topology, alert)
@@ -636,6 +636,9 @@ class Worker:
         if alert.status != "resolved":
             return [(key, partition_for(key, self.partitions))]
         if key.startswith("unmapped:"):
+            if alert.labels or alert.node:
+                # Same labels as its firing: the same unmapped key, so the same partition.
+                return [(key, partition_for(key, self.partitions))]
             return [(key, p) for p in range(self.partitions)]
         routes = {partition_for(key, self.partitions): key}
         for _, old in self._previous_topologies:
