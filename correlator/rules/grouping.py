@@ -202,10 +202,17 @@ class GroupingIndex:
         found.update(self.cause_incidents.get(node, ()))  # node explains their members
         for partner in self.joint_partners(node):
             found.update(self.node_incidents.get(partner, ()))
-        for cause in self.causes(node):
+        causes = self.causes(node)
+        for cause in causes:
             found.update(self.node_incidents.get(cause, ()))  # their member explains node
-            if cause not in self.node_incidents and self.plausible_silent(cause):
-                found.update(self.cause_incidents.get(cause, ()))
+        for cause in causes:
+            if cause in self.node_incidents:
+                continue
+            sharing = self.cause_incidents.get(cause)
+            # The plausibility test walks the cause's dependents: only pay for it when it
+            # could bring in an incident not found already (in a storm it seldom can).
+            if sharing and not found.issuperset(sharing) and self.plausible_silent(cause):
+                found.update(sharing)
         return found
 
     def joint_partners(self, node: str) -> set[str]:
