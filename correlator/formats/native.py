@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -67,14 +68,35 @@ def _render_alert(alert: AlertState) -> AlertRecord:
     )
 
 
-def _only_warnings(incident: Incident, roots: Sequence[str]) -> bool:
-    """True when the root's alerts say 'degraded' (warning, info) rather than 'down'."""
-    severities = [a.severity for a in incident.alerts.values() if a.node in roots]
-    return bool(severities) and all(s in ("warning", "info") for s in severities)
+@dataclass(slots=True)
+class _Tally:
+    """What the text needs from the alerts, gathered in the one pass that renders them."""
+
+    active: int = 0
+    unmapped: bool = False
+    root_alerts: int = 0
+    root_down: int = 0
+    """root alerts saying 'down' (critical, error) rather than 'degraded' (warning, info)"""
 
 
-def describe(incident: Incident, graph: Topology) -> tuple[str, str]:
+def _tally(incident: Incident) -> _Tally:
+    tally = _Tally()
+    roots = incident.assessment.root_nodes
+    for alert in incident.alerts.values():
+        if alert.active:
+            tally.active += 1
+        if alert.node is None:
+            tally.unmapped = True
+        elif alert.node in roots:
+            tally.root_alerts += 1
+            if alert.severity not in ("warning", "info"):
+                tally.root_down += 1
+    return tally
+
+
+def describe(incident: Incident, graph: Topology, tally: _Tally | None = None) -> tuple[str, str]:
     """`(title, summary)` in plain words."""
+    tally = tally or _tally(incident)
     verdict = incident.assessment
     root = verdict.root
     affected = verdict.affected
@@ -84,7 +106,7 @@ def describe(incident: Incident, graph: Topology) -> tuple[str, str]:
         cause = f"Alerts from an unmapped source ({root.name})"
     elif root.silent:
         cause = f"Probable {root.name} failure"
-    elif _only_warnings(incident, verdict.root_nodes):
+    elif tally.root_alerts and not tally.root_down:
         cause = f"{root.name} warning"
     else:
         cause = f"{root.name} failure"
@@ -118,8 +140,7 @@ def describe(incident: Incident, graph: Topology) -> tuple[str, str]:
         parts.append(" No users are affected.")
     if verdict.assignment_group:
         parts.append(f" Assigned to {_name(graph.teams, verdict.assignment_group)}.")
-    active = sum(1 for a in incident.alerts.values() if a.active)
-    parts.append(f" {active} of {len(incident.alerts)} alerts firing.")
+    parts.append(f" {tally.active} of {len(incident.alerts)} alerts firing.")
     if incident.reopened:
         parts.append(f" Reopened {incident.reopened} time(s).")
     return title, "".join(parts).strip()
@@ -135,7 +156,8 @@ def build_record(
     now = incident.updated_at
     alerts = sorted(incident.alerts.values(), key=lambda a: (a.starts_at, a.fingerprint))
     alerts = alerts[: settings.max_alerts_per_incident]
-    title, summary = describe(incident, graph)
+    tally = _tally(incident)
+    title, summary = describe(incident, graph, tally)
     end = incident.resolved_at if incident.status == "resolved" else now
     accrued = incident.cost_accrued
     if incident.cost_since is not None and end is not None and end > incident.cost_since:
@@ -180,7 +202,7 @@ def build_record(
             accrued=round(accrued, 2),
             currency=verdict.currency,
         ),
-        unmapped=any(a.node is None for a in incident.alerts.values()),
+        unmapped=tally.unmapped,
         reopened=incident.reopened,
         changes=list(changes),
     )
