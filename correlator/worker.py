@@ -957,7 +957,11 @@ def serve(
     worker_ready: Callable[[Worker], None] | None = None,
 ) -> int:
     """Run a worker with its HTTP endpoints until SIGTERM/SIGINT (or `worker.stop()`)."""
-    if clients is None:
+    if clients is None and config.client == "confluent":
+        from correlator.kafka_confluent import ConfluentClients  # noqa: PLC0415 - optional dep
+
+        clients = ConfluentClients(config)
+    elif clients is None:
         from correlator.kafka import KafkaClients  # noqa: PLC0415 - the one kafka importer
 
         clients = KafkaClients(config)

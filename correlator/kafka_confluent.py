@@ -1,0 +1,236 @@
+"""`client: confluent`: the `correlator.ports` Producer on confluent-kafka (librdkafka).
+
+The one module that imports confluent-kafka, and only when a worker is configured with
+`client: confluent` (it is an optional dependency). kafka-python's `KafkaProducer.send` costs
+~36% of the worker's main thread at full load (Python record batching and a future per
+record); librdkafka batches, compresses and sends on its own C threads, and the only Python
+work left per record is the `produce()` call. The consumer, the state reader and the admin
+client stay on kafka-python (`correlator.kafka`): they are not where the time goes, and their
+behaviour on Tansu is what the worker was written and tested against.
+
+Semantics kept from `correlator.kafka.KafkaRecordProducer`:
+
+* acks=all and idempotence (same reasons); records of one key go to the partition
+  kafka-python (and the Java client) would pick (`partitioner=murmur2_random`), so switching
+  clients never splits an incident's updates, or a compacted key, over two partitions;
+* `send` raises ProduceError at once for a record that can never be delivered (larger than
+  `kafka.max_request_size`, librdkafka's `message.max.bytes`), or a fatal producer error;
+  when the local queue is full it waits up to 30 s for space, as kafka-python's `max_block_ms`;
+* a record the cluster refuses, or does not acknowledge within `kafka.delivery_timeout_ms`,
+  fails the next `flush`. Only failed records get a delivery report
+  (`delivery.report.only.error`), so a successful record costs no Python callback.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+try:
+    import confluent_kafka
+except ImportError as exc:  # pragma: no cover - depends on the install
+    raise ImportError(
+        "client: confluent needs confluent-kafka: pip install 'confluent-kafka>=2.4'"
+    ) from exc
+
+from correlator.config import WorkerConfig
+from correlator.kafka import KafkaChangelogReader, KafkaClients, KafkaGroupConsumer, KafkaTopicAdmin
+from correlator.ports import Headers, ProduceError
+
+log = logging.getLogger(__name__)
+
+#: send() waits this long at most for room in librdkafka's local queue, then fails the batch;
+#: the same bound as kafka-python's `max_block_ms` in `correlator.kafka`: longer than a broker
+#: restart, shorter than the liveness timeout.
+MAX_BLOCK_S = 30.0
+
+#: close() waits this long for records still queued (the loop flushed the batch already; this
+#: only bounds the shutdown of a worker stopping after an error), as `correlator.kafka` does.
+CLOSE_TIMEOUT_S = 10.0
+
+
+def client_config(config: WorkerConfig) -> dict[str, Any]:
+    """librdkafka properties every confluent-kafka client gets: bootstrap, identity, security,
+    timeouts (the `kafka.*` settings under librdkafka's names)."""
+    k = config.kafka
+    conf: dict[str, Any] = {
+        "bootstrap.servers": config.bootstrap_servers,
+        "client.id": k.client_id,
+        "security.protocol": k.security_protocol.lower(),
+        # A network request unanswered this long is failed and retried (kafka-python's
+        # request_timeout_ms).
+        "socket.timeout.ms": k.request_timeout_ms,
+        # Give up reconnecting quickly per attempt but keep trying: a broker restart takes
+        # seconds, and the loop's liveness check catches a cluster that never comes back.
+        "reconnect.backoff.max.ms": 5_000,
+        # librdkafka's own log lines go through Python logging (served by poll/flush), so
+        # they get the worker's format and level instead of raw lines on stderr.
+        "logger": logging.getLogger("correlator.librdkafka"),
+    }
+    if k.sasl_mechanism:
+        conf["sasl.mechanism"] = k.sasl_mechanism
+        if k.sasl_plain_username is not None:
+            conf["sasl.username"] = k.sasl_plain_username
+        if k.sasl_plain_password is not None:
+            conf["sasl.password"] = k.sasl_plain_password.get_secret_value()
+        if k.sasl_mechanism.upper() == "GSSAPI":
+            conf["sasl.kerberos.service.name"] = k.sasl_kerberos_service_name
+        # OAUTHBEARER: give `sasl.oauthbearer.*` (or `oauth_cb`) in kafka.librdkafka_options.
+    if k.security_protocol in ("SSL", "SASL_SSL"):
+        # No CA file: kafka-python trusts the system's CAs; librdkafka's bundled OpenSSL must
+        # be told to look for them ("probe" searches the usual locations).
+        conf["ssl.ca.location"] = k.ssl_cafile or "probe"
+        if k.ssl_certfile:
+            conf["ssl.certificate.location"] = k.ssl_certfile
+        if k.ssl_keyfile:
+            conf["ssl.key.location"] = k.ssl_keyfile
+        if k.ssl_password is not None:
+            conf["ssl.key.password"] = k.ssl_password.get_secret_value()
+        conf["ssl.endpoint.identification.algorithm"] = "https" if k.ssl_check_hostname else "none"
+    conf.update(k.librdkafka_options)
+    return conf
+
+
+def _log_error(err: confluent_kafka.KafkaError) -> None:
+    """librdkafka's error callback (served by poll/flush): mostly transient connection
+    trouble it retries by itself; a fatal error also fails every later send and flush."""
+    if err.fatal():
+        log.error("kafka producer: fatal error: %s", err.str())
+    else:
+        log.warning("kafka producer: %s", err.str())
+
+
+class ConfluentRecordProducer:
+    """`ports.Producer` on confluent_kafka.Producer (idempotent, acks=all)."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        k = config.kafka
+        if k.options:
+            log.info(
+                "kafka.options %s are kafka-python options: the confluent producer ignores them "
+                "(use kafka.librdkafka_options)",
+                sorted(k.options),
+            )
+        conf = client_config(config)
+        conf.update(
+            {
+                # Every in-sync replica must have an output before its input is committed.
+                "acks": "all",
+                # Idempotence keeps records of one partition in order across retries, which
+                # the changelog markers and the stage-2 de-duplication rely on. (librdkafka
+                # sets retries and max.in.flight to match.) Any failed record stops the worker
+                # at the next flush, so `enable.gapless.guarantee` would add nothing.
+                "enable.idempotence": True,
+                # The Java client's (and kafka-python's) hash: a key lands on the same
+                # partition whichever client wrote it (librdkafka's default is CRC32).
+                "partitioner": "murmur2_random",
+                # A record not acknowledged within this long fails the next flush: the worker
+                # exits and restarts from its last commit rather than wait for ever.
+                "message.timeout.ms": k.delivery_timeout_ms,
+                # How long the broker may take to get acks=all for one produce request before
+                # answering with an error (then retried within message.timeout.ms).
+                "request.timeout.ms": k.request_timeout_ms,
+                # Batch outgoing records for up to linger_ms: the loop flushes at the end of
+                # every batch anyway, so this only merges one batch's records into requests.
+                "linger.ms": k.linger_ms,
+                # Largest record accepted by send() (and largest produce request): a larger
+                # one raises ProduceError at once, as kafka-python's max_request_size does.
+                "message.max.bytes": k.max_request_size,
+                # librdkafka's per-partition batch limit (bytes), its default: a batch of the
+                # changelog goes out in a few requests; no record is ever split by it.
+                "batch.size": 1_000_000,
+                "compression.type": k.compression_type or "none",
+                # Delivery reports for failures only: no Python callback per good record.
+                "delivery.report.only.error": True,
+                "on_delivery": self._on_delivery,
+                "error_cb": _log_error,
+            }
+        )
+        conf.update(k.librdkafka_options)
+        self._producer = confluent_kafka.Producer(conf)
+        self._produce = self._producer.produce
+        self._failed: list[str] = []
+
+    def _on_delivery(self, err: confluent_kafka.KafkaError | None, msg: Any) -> None:
+        if err is not None:
+            self._failed.append(f"{msg.topic()}[{msg.partition()}]: {err.str()}")
+
+    def send(
+        self,
+        topic: str,
+        *,
+        partition: int | None,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers = (),
+        timestamp_ms: int | None = None,
+    ) -> None:
+        deadline = 0.0
+        while True:
+            try:
+                self._produce(
+                    topic,
+                    value,
+                    key,
+                    # -1: librdkafka's "unassigned", the partitioner picks by key.
+                    -1 if partition is None else partition,
+                    # 0: now (librdkafka's convention, like None in the port).
+                    timestamp=timestamp_ms or 0,
+                    headers=list(headers) if headers else None,
+                )
+                return
+            except BufferError:
+                # The local queue is full: serve delivery reports (frees space) and retry.
+                now = time.monotonic()
+                if not deadline:
+                    deadline = now + MAX_BLOCK_S
+                elif now > deadline:
+                    raise ProduceError(
+                        f"{topic}: producer queue still full after {MAX_BLOCK_S:.0f}s"
+                    ) from None
+                self._producer.poll(0.05)
+            except confluent_kafka.KafkaException as exc:
+                # Too large (MSG_SIZE_TOO_LARGE), unknown partition, fatal producer error...
+                error = exc.args[0] if exc.args else exc
+                text = error.str() if isinstance(error, confluent_kafka.KafkaError) else exc
+                raise ProduceError(f"{topic}: {text}") from exc
+
+    def flush(self, timeout: float) -> None:
+        remaining = self._producer.flush(timeout)
+        failed, self._failed = self._failed, []
+        if failed:
+            more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+            raise ProduceError(f"{failed[0]}{more}")
+        if remaining:
+            raise ProduceError(f"{remaining} record(s) not acknowledged within {timeout:.0f}s")
+
+    def close(self) -> None:
+        if self._producer.flush(CLOSE_TIMEOUT_S):
+            # Still unacknowledged: drop them rather than block the exit (nothing was
+            # committed for them; the restart re-does the batch).
+            self._producer.purge()
+            self._producer.flush(0)
+        self._producer.close()
+
+
+class ConfluentClients:
+    """`ports.Clients` with the confluent-kafka producer; the other clients are
+    `correlator.kafka`'s (kafka-python)."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self._kafka = KafkaClients(config)
+
+    def admin(self) -> KafkaTopicAdmin:
+        return self._kafka.admin()
+
+    def consumer(self, topics: Sequence[str]) -> KafkaGroupConsumer:
+        return self._kafka.consumer(topics)
+
+    def producer(self) -> ConfluentRecordProducer:
+        return ConfluentRecordProducer(self.config)
+
+    def changelog_reader(self) -> KafkaChangelogReader:
+        return self._kafka.changelog_reader()
