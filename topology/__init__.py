@@ -7,7 +7,13 @@ topo.impact(["wan-dallas-nyc"]).users
 
 from topology.errors import Problem, TopologyError
 from topology.graph import Affected, NodeInfo, Topology
-from topology.loader import example_topology_path, load_example, load_topology, read_documents
+from topology.loader import (
+    example_topology_path,
+    load_document,
+    load_example,
+    load_topology,
+    read_documents,
+)
 from topology.schema import (
     AnyOf,
     Defaults,
@@ -36,6 +42,7 @@ __all__ = [
     "TopologyError",
     "User",
     "example_topology_path",
+    "load_document",
     "load_example",
     "load_topology",
     "read_documents",

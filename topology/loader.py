@@ -9,6 +9,7 @@ honours; `defaults` may come from at most one file. Every YAML file may hold sev
 from __future__ import annotations
 
 import gc
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from topology.backstage import Entity, catalog_documents, is_catalog_entity, rea
 from topology.errors import Problem, TopologyError
 from topology.graph import Topology
 from topology.parse import is_native, parse_document
-from topology.schema import SourcedDocument
+from topology.schema import SourcedDocument, TopologyDocument
 
 SUFFIXES = (".yaml", ".yml", ".json")
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -38,7 +39,16 @@ def load_example() -> Topology:
 def load_topology(path: str | Path) -> Topology:
     """Read, validate and compile the topology at `path`; raises `TopologyError` listing every
     problem found, each naming its file and node."""
-    documents = read_documents(path)
+    return _build(read_documents(path))
+
+
+def load_document(document: TopologyDocument, source: str = "<memory>") -> Topology:
+    """Build a topology from an in-memory document (a generated one, say) the way
+    `load_topology` builds a file: collector off while building, frozen after."""
+    return _build([SourcedDocument(source=source, document=document)])
+
+
+def _build(documents: Sequence[SourcedDocument]) -> Topology:
     # Collections during the build would walk the half-built graph over and over for nothing.
     was_enabled = gc.isenabled()
     gc.disable()
