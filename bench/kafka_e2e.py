@@ -192,6 +192,8 @@ def worker_config(bootstrap: str, names: Names, **overrides: Any) -> dict[str, A
         "http_host": "127.0.0.1",
         "http_port": free_port(),
         **WORKER_SETTINGS,
+        # Which Kafka client the worker produces with (`--client`; see docs/worker.md).
+        "client": os.environ.get("BENCH_KAFKA_CLIENT", "kafka-python"),
     }
     settings.update(overrides)
     return settings
@@ -619,7 +621,14 @@ def main() -> None:
         help="py-spy profile of the worker during the max rate (.svg flame graph, else "
         "collapsed stacks)",
     )
+    parser.add_argument(
+        "--client",
+        choices=("kafka-python", "confluent"),
+        default="kafka-python",
+        help="the worker's producer client",
+    )
     args = parser.parse_args()
+    os.environ["BENCH_KAFKA_CLIENT"] = args.client
     rates = QUICK_RATES if args.quick else RATES
     worker_cpus, other_cpus = split_cpus(not args.no_pin)
     if other_cpus:
@@ -662,7 +671,10 @@ def main() -> None:
         },
         "runs": runs,
     }
-    path = write_result("kafka_e2e-quick" if args.quick else "kafka_e2e", result)
+    name = "kafka_e2e-quick" if args.quick else "kafka_e2e"
+    if args.client != "kafka-python":
+        name += f"-{args.client}"
+    path = write_result(name, result)
     rows = [
         [
             r["label"],

@@ -189,7 +189,14 @@ def main() -> None:
     parser.add_argument("--bootstrap", help="use this broker instead of starting Tansu")
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--timeout", type=float, default=150.0)
+    parser.add_argument(
+        "--client",
+        choices=("kafka-python", "confluent"),
+        default="kafka-python",
+        help="the workers' producer client",
+    )
     args = parser.parse_args()
+    os.environ["BENCH_KAFKA_CLIENT"] = args.client
     split = domain_split()
     print(
         f"generated 10k topology: {split['domains']} domains, largest "
@@ -226,7 +233,10 @@ def main() -> None:
         "ratio_two_vs_one": ratios,
         "target_ratio": 1.7,
     }
-    path = write_result("kafka_scaleout", result)
+    path = write_result(
+        "kafka_scaleout" if args.client == "kafka-python" else f"kafka_scaleout-{args.client}",
+        result,
+    )
     rows = [
         [
             r["workers"],
