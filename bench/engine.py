@@ -243,6 +243,27 @@ def run_streams(topo: Topology, streams: list[list[Event]]) -> dict[str, Any]:
     }
 
 
+def run_batched(topo: Topology, streams: list[list[Event]], batch: int) -> dict[str, Any]:
+    """The same streams fed `batch` events per `ingest_many` call, as a worker could hand the
+    engine one poll: each incident is re-assessed and published once per call, not per alert."""
+    prepared = [[(to_alert(e), e[0]) for e in stream] for stream in streams]
+    busy = 0
+    events = updates = 0
+    for stream in prepared:
+        engine = Correlator(topo)
+        t = _ns()
+        for i in range(0, len(stream), batch):
+            updates += len(engine.ingest_many(stream[i : i + batch]))
+        busy += _ns() - t
+        events += len(stream)
+    return {
+        "batch": batch,
+        "events": events,
+        "alerts_per_s": round(events / (busy / 1e9)),
+        "updates_published": updates,
+    }
+
+
 def run_replay_path(topo: Topology, events: list[Event]) -> dict[str, Any]:
     """JSON lines (Alertmanager alert objects) through `replay_updates`: decode + ingest."""
     lines = [orjson.dumps(to_am_object(e)) for e in events]
@@ -559,6 +580,7 @@ def main() -> None:
         total = sum(len(st) for st in streams)
         say(f"[{label}] {info['nodes']} nodes; replaying {len(streams)} streams, {total} events...")
         info["replay"] = run_streams(topo, streams)
+        info["batched_500"] = run_batched(topo, streams, 500)
         result["topologies"][label] = info
         write_result(name, result)  # partial results survive an interrupted run
         if label in ("1k", "10k"):
@@ -606,6 +628,12 @@ def targets(r: dict[str, Any]) -> dict[str, Any]:
             "met": t10["alerts_per_s"] >= 40_000,
         }
     }
+    batched = topos["10k"].get("batched_500")
+    if batched:
+        out["engine_40k_alerts_per_s_10k_batched_500"] = {
+            "value": batched["alerts_per_s"],
+            "met": batched["alerts_per_s"] >= 40_000,
+        }
     if "100k" in topos:
         small, big = topos["1k"]["replay"], topos["100k"]["replay"]
         growth_mean = big["per_event"]["mean_us"] / small["per_event"]["mean_us"]
@@ -649,6 +677,7 @@ def report(r: dict[str, Any]) -> None:
                 label,
                 t["nodes"],
                 rep["alerts_per_s"],
+                t.get("batched_500", {}).get("alerts_per_s", "-"),
                 rep["per_event"]["mean_us"],
                 rep["per_event"]["p50_us"],
                 rep["per_event"]["p99_us"],
@@ -668,6 +697,7 @@ def report(r: dict[str, Any]) -> None:
                 "topo",
                 "nodes",
                 "alerts/s",
+                "batched/s",
                 "mean µs",
                 "p50 µs",
                 "p99 µs",
