@@ -22,7 +22,7 @@ from correlator.engine import Correlator
 from correlator.models import IncidentRecord
 from correlator.replay import EPOCH
 from correlator.sources import decode
-from correlator.textout import describe_update
+from correlator.textout import describe_update, display_names
 from topology import Topology, load_example
 
 START = datetime(2026, 11, 22, 5, 0, tzinfo=UTC)
@@ -204,8 +204,7 @@ def _input_line(raw: bytes, engine: Correlator, received: datetime) -> Iterator[
 def run_demo(*, as_json: bool = False, topology: Topology | None = None) -> int:
     topology = topology or load_example()
     engine = Correlator(topology)
-    names = {n: info.name for n, info in topology.nodes.items()}
-    names.update({s: site.name or s for s, site in topology.sites.items()})
+    names = display_names(topology)
     out = sys.stdout
     if not as_json:
         people = sum(n.users for n in topology.nodes.values() if n.kind == "user_group")

@@ -21,7 +21,7 @@ from correlator.local_broker import BrokerUnavailableError, LocalBroker, find_br
 from correlator.models import IncidentRecord
 from correlator.replay import EPOCH, final_states, replay_lines
 from correlator.sources import DecodeError, decode
-from correlator.textout import describe_update
+from correlator.textout import describe_update, display_names
 from correlator.worker import Worker, serve
 
 
@@ -87,7 +87,7 @@ def run_demo_on_kafka(
     from topology import load_example  # noqa: PLC0415
 
     topology = load_example()
-    names = {n: info.name for n, info in topology.nodes.items()}
+    names = display_names(topology)
     expected = {
         (r.id, r.version) for r in final_states(replay_lines(topology, None, events)).values()
     }

@@ -35,6 +35,13 @@ def _minutes(later: datetime, earlier: datetime) -> str:
     return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
+def display_names(topology: Any) -> dict[str, str]:
+    """Node and site ids -> the names people know them by, for `describe_update`."""
+    names = {n: info.name for n, info in topology.nodes.items()}
+    names.update({s: site.name or s for s, site in topology.sites.items()})
+    return names
+
+
 def describe_update(record: IncidentRecord, *, names: dict[str, str] | None = None) -> str:
     """A few lines a desk agent can read: what happened, why, who is hurt, what to tell them."""
     names = names or {}
