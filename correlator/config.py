@@ -132,6 +132,12 @@ class WorkerConfig(_Config):
 
     http_host: str = "0.0.0.0"  # probes and scrapes come from the cluster
     http_port: int = Field(default=9630, ge=0, le=65535)
+    http_token: SecretStr | None = None
+    """When set, `POST /webhook` (the HTTP input) requires `Authorization: Bearer <token>`;
+    /metrics and the probes stay open. Set it whenever the port is reachable by others."""
+    http_produce_timeout: Duration = timedelta(seconds=5)
+    """`POST /webhook` answers 503 (the sender retries) when its record is not acknowledged
+    within this long; under Alertmanager's own 10 s notification timeout."""
 
     max_poll_records: int = Field(default=500, ge=1)
     """Records per batch: one flush and one commit per batch, so larger batches mean higher

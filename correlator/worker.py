@@ -37,7 +37,7 @@ from pydantic import ValidationError
 
 from correlator.config import ConfigError, WorkerConfig, load_config
 from correlator.eventtime import EventClock
-from correlator.http import Health, HealthServer
+from correlator.http import Health, HealthServer, Webhook
 from correlator.metrics import EngineSnapshot, LagSnapshot, Metrics
 from correlator.models import Alert, IncidentRecord, rfc3339, utc
 from correlator.partitioning import partition_for, routing_key
@@ -997,6 +997,9 @@ def serve(
         except Exception as exc:
             log.error("cannot start: %s", exc)
             return 2
+        # The topics exist now. The HTTP input gets its own producer (not the loop's).
+        server.open_webhook(Webhook.from_config(config, clients.producer))
+        log.info("accepting POST /webhook into %s", config.alerts_topic)
         if worker_ready is not None:
             worker_ready(worker)
         return worker.run()
