@@ -320,6 +320,34 @@ class Topology:
         ids = self._graph.node_ids
         return tuple(ids[i] for i in self._graph.node_dependents[self._index[node]])
 
+    def related(self, a: str, b: str, max_hops: int) -> bool:
+        """Is one of `a`, `b` a dependency of the other, directly or through at most
+        `max_hops` effective edges (location-rule links included)? Redundancy is not judged
+        here: `causes`/`effects` answer "would one failure take the other down"."""
+        if a == b:
+            return a in self._index
+        index = self._index
+        if a not in index or b not in index:
+            return False
+        graph = self._graph
+        target = index[b]
+        for edges in (graph.node_dependencies, graph.node_dependents):
+            frontier = [index[a]]
+            seen = {index[a]}
+            for _ in range(max_hops):
+                step: list[int] = []
+                for vertex in frontier:
+                    for nxt in edges[vertex]:
+                        if nxt == target:
+                            return True
+                        if nxt not in seen:
+                            seen.add(nxt)
+                            step.append(nxt)
+                if not step:
+                    break
+                frontier = step
+        return False
+
     def domain_of(self, node: str) -> str:
         return self._domains[node]
 
