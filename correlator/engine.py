@@ -765,7 +765,6 @@ class Correlator:
         return grouping.GroupingIndex(
             topology,
             self.settings.grouping,
-            self.settings.grouping.noise_floor,
             background=lambda: len(self._open),
         )
 

@@ -172,15 +172,8 @@ class Incident:
     """False when member alerts changed since the stages last ran."""
 
     @property
-    def active_alerts(self) -> list[AlertState]:
-        return [a for a in self.alerts.values() if a.active]
-
-    @property
     def has_active(self) -> bool:
         return any(a.active for a in self.alerts.values())
-
-    def nodes(self) -> set[str]:
-        return {a.node for a in self.alerts.values() if a.node is not None}
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -19,6 +19,3 @@ The lifecycle around them (hold-down before resolving, the reopen window, forget
 `correlator.engine`, which is the only place that holds state. Every stage is a plain function
 or a small index over that state, so each can be tested alone.
 """
-
-ALERT_STAGES: tuple[str, ...] = ("dedup", "mapping", "suppression", "flapping", "grouping")
-INCIDENT_STAGES: tuple[str, ...] = ("rootcause", "impact", "priority")

@@ -70,14 +70,12 @@ class GroupingIndex:
         self,
         graph: Topology,
         settings: GroupingSettings,
-        noise_floor: float,
         background: Callable[[], int] = lambda: 0,
     ) -> None:
         self.graph = graph
         self.background = background
         """How many independent faults are open now (the engine's open incidents)."""
         self.settings = settings
-        self.noise_floor = noise_floor
         self._hops = settings.max_hops
         self._monitorable = max(
             1, sum(1 for n in graph.nodes.values() if n.kind not in UNMONITORED_KINDS)
@@ -166,7 +164,7 @@ class GroupingIndex:
         # Background: independent faults elsewhere, estimated by the open incidents (an alert
         # storm under one firing root is one fault, not three hundred chances).
         others = self.background() - len(self.cause_incidents.get(cause, ()))
-        density = max(self.noise_floor, max(0, others) / self._monitorable)
+        density = max(self.settings.noise_floor, max(0, others) / self._monitorable)
         return poisson_tail(under, density * blast) <= self.settings.silent_significance
 
     def _unexplained_under(self, cause: str) -> int:
