@@ -12,14 +12,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from correlator.engine import Correlator
-from correlator.models import IncidentRecord
+from correlator.models import Alert, IncidentRecord
 from correlator.replay import EPOCH
 from correlator.sources import decode
 from correlator.textout import describe_update, display_names
@@ -189,8 +189,8 @@ def demo_events() -> list[bytes]:
     return [orjson.dumps(e) for e in events]
 
 
-def _input_line(raw: bytes, engine: Correlator, received: datetime) -> Iterator[str]:
-    for alert in decode(raw, received_at=received):
+def _input_lines(alerts: Sequence[Alert], engine: Correlator) -> Iterator[str]:
+    for alert in alerts:
         known = engine.alerts.get(alert.fingerprint)
         name = known.name if known is not None else alert.name
         verb = "cleared" if alert.status == "resolved" else "FIRING"
@@ -213,19 +213,18 @@ def run_demo(*, as_json: bool = False, topology: Topology | None = None) -> int:
             f"{people} people. Replaying a morning's outage through the correlator.\n\n"
         )
     records: list[IncidentRecord] = []
-    for raw in demo_events():
-        received = engine.clock or EPOCH
-        first = decode(raw, received_at=received)
-        if first:
+    messages = demo_events()
+    for raw in messages:
+        alerts = decode(raw, received_at=engine.clock or EPOCH)
+        if alerts:
             # Let the clock reach this message first, so hold-downs that expired before it
             # are told in their place in the story.
-            for update in engine.tick(first[0].event_time):
+            for update in engine.tick(alerts[0].event_time):
                 records.append(update.record)
                 _show(update.record, names, as_json)
         if not as_json:
-            for line in _input_line(raw, engine, received):
+            for line in _input_lines(alerts, engine):
                 out.write(line + "\n")
-        alerts = decode(raw, received_at=received)
         for update in engine.ingest_many((a, a.event_time) for a in alerts):
             records.append(update.record)
             _show(update.record, names, as_json)
@@ -237,7 +236,7 @@ def run_demo(*, as_json: bool = False, topology: Topology | None = None) -> int:
         counts = engine.counters
         opened = len({r.id for r in records})
         out.write(
-            f"\n{sum(1 for _ in demo_events())} messages in, "
+            f"\n{len(messages)} messages in, "
             f"{counts['alerts_resend']} re-sends absorbed, {opened} incidents, "
             f"{len(records)} updates published.\n"
         )
