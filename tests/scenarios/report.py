@@ -3,6 +3,7 @@ write the figures into docs/quality.md.
 
     python -m tests.scenarios.report                 # the batches test_quality.py runs
     python -m tests.scenarios.report --example 400 --large 60 --no-write
+    python -m tests.scenarios.report --unseen 1000:11 --unseen 2000:23   # topologies not tuned on
 """
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ import argparse
 import time
 from pathlib import Path
 
+from topology import load_document
+from topology.generate import generate_topology
+
 from .batches import BATCHES, FIRST_SEED, LARGE_SERVICES, LARGE_TOPOLOGY_SEED, Batch, run_batch
-from .scoring import TABLE_HEADER, TARGETS, Summary, describe_failure
+from .generator import LARGE_PROFILE, ScenarioGenerator
+from .scoring import TABLE_HEADER, TARGETS, Summary, describe_failure, evaluate
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "quality.md"
 
@@ -115,7 +120,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large", type=int, help="scenarios on the generated topology")
     parser.add_argument("--failures", type=int, default=0, help="print this many failing cases")
     parser.add_argument("--no-write", action="store_true", help="do not rewrite docs/quality.md")
+    parser.add_argument(
+        "--unseen",
+        action="append",
+        default=[],
+        metavar="SERVICES:SEED",
+        help="only score --count scenarios on generate_topology(SERVICES, SEED), a topology the "
+        "engine was not tuned on; repeatable; nothing is written",
+    )
+    parser.add_argument("--count", type=int, default=100, help="scenarios per --unseen topology")
     args = parser.parse_args(argv)
+    if args.unseen:
+        return _unseen(args.unseen, args.count)
     counts = {"example": args.example, "large": args.large}
 
     sections: list[str] = []
@@ -151,6 +167,18 @@ def main(argv: list[str] | None = None) -> int:
         DOC.parent.mkdir(parents=True, exist_ok=True)
         DOC.write_text(text, encoding="utf-8")
         print(f"wrote {DOC}")
+    return 0
+
+
+def _unseen(specs: list[str], count: int) -> int:
+    print(TABLE_HEADER)
+    for spec in specs:
+        services, seed = (int(part) for part in spec.split(":"))
+        topo = load_document(generate_topology(services, seed))
+        label = f"unseen-{services}-{seed}"
+        scenarios = ScenarioGenerator(topo, LARGE_PROFILE, label).batch(count, FIRST_SEED)
+        summary = evaluate(topo, label, scenarios)
+        print(summary.table_row(), f"  ({len(topo)} nodes)")
     return 0
 
 
