@@ -14,7 +14,7 @@ What each side does with an alert:
   (`group_by`), which notifies a local webhook receiver (which only counts) after `group_wait`.
   It knows nothing about dependencies: grouping is by label equality.
 * this engine (one thread, pinned to one core): decodes the same batch as an Alertmanager webhook
-  body (`correlator.sources.decode`), then `ingest_many`: dedup, mapping onto the topology
+  body (`correlator.wire.decode.decode`), then `ingest_many`: dedup, mapping onto the topology
   (10k-node generated graph), grouping on the dependency graph, root-cause ranking, impact
   (users, business services, cost) and building the versioned incident records it would
   publish.
@@ -58,10 +58,10 @@ from common import (
     write_result,
 )
 
-from correlator.engine import Correlator
-from correlator.sources import decode
+from correlator.core.engine import Correlator
+from correlator.wire.decode import decode
+from tests.support.topology_generator import generate_topology
 from topology import Topology
-from topology.generate import generate_topology
 
 BINARY = "/usr/bin/prometheus-alertmanager"
 

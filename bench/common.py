@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from correlator.models import Alert, rfc3339
+from correlator.core.model import Alert, rfc3339
 from topology import Topology
 
 RESULTS = Path(__file__).resolve().parent / "results"

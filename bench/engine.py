@@ -57,12 +57,12 @@ from common import (
     write_result,
 )
 
-from correlator.engine import Correlator
-from correlator.models import Alert
+from correlator.core.engine import Correlator
+from correlator.core.model import Alert
+from correlator.core.settings import EngineSettings
 from correlator.replay import replay_updates
-from correlator.settings import EngineSettings
+from tests.support.topology_generator import generate_topology
 from topology import Topology, load_document, load_topology
-from topology.generate import generate_topology
 
 #: n_services for about 1k, 10k and 100k nodes (the generator makes about 2.7 nodes a service).
 SIZES = {"1k": 370, "10k": 3700, "100k": 37000}
@@ -288,7 +288,7 @@ def run_replay_path(topo: Topology, events: list[Event]) -> dict[str, Any]:
 
 
 def decode_cost(events: list[Event], received_at: Any) -> dict[str, Any]:
-    from correlator.sources import decode  # noqa: PLC0415
+    from correlator.wire.decode import decode  # noqa: PLC0415
 
     lines = [orjson.dumps(to_am_object(e)) for e in events]
     t = time.perf_counter()

@@ -59,8 +59,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, percentile, table, write_result
 
-from correlator.local_broker import LocalBroker, free_port
-from correlator.models import rfc3339
+from correlator.core.model import rfc3339
+from correlator.demo.broker import LocalBroker, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -58,7 +58,7 @@ from kafka_e2e import (
     worker_config,
 )
 
-from correlator.partitioning import partition_for
+from correlator.worker.routing import partition_for
 
 
 def create_topics(bootstrap: str, names: Names) -> None:
@@ -90,8 +90,8 @@ def create_topics(bootstrap: str, names: Names) -> None:
 
 def domain_split() -> dict[str, Any]:
     """How the machine nodes of the generated 10k topology fall onto 12 partitions."""
+    from tests.support.topology_generator import generate_topology  # noqa: PLC0415
     from topology import Topology  # noqa: PLC0415
-    from topology.generate import generate_topology  # noqa: PLC0415
 
     topo = Topology.from_document(generate_topology(3700, seed=1))
     kinds = {"host", "service", "database", "network", "link"}

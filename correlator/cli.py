@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from correlator.worker import main as worker_main
+    from correlator.worker.loop import main as worker_main
 
     code: int = worker_main(args.config)
     return code
@@ -96,8 +96,8 @@ def _open_out(path: str) -> Iterator[IO[bytes]]:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from correlator.engine import Correlator
-    from correlator.settings import load_settings
+    from correlator.core.engine import Correlator
+    from correlator.core.settings import load_settings
     from topology import TopologyError, load_topology
     from topology.loader import example_topology_path
 
@@ -132,7 +132,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     if args.kafka:
-        from correlator.demo_kafka import run_demo_on_kafka
+        from correlator.demo.kafka import run_demo_on_kafka
 
         code: int = run_demo_on_kafka()
         return code
@@ -200,7 +200,7 @@ def _topology_impact(args: argparse.Namespace) -> int:
             + b"\n"
         )
         return 0
-    from correlator.textout import describe_impact
+    from correlator.wire.render.text import describe_impact
 
     print(describe_impact(topology, failed, found, owners))
     return 0

@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from correlator.engine import Correlator, IncidentUpdate
-from correlator.models import IncidentRecord
-from correlator.settings import EngineSettings
-from correlator.sources import DecodeError, decode
+from correlator.core.engine import Correlator, IncidentUpdate
+from correlator.core.model import IncidentRecord
+from correlator.core.settings import EngineSettings
+from correlator.wire.decode import DecodeError, decode
 from topology import Topology
 
 #: The clock for a first line that carries no time of its own (PagerDuty resolve, say).

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from correlator.local_broker import BrokerUnavailableError, LocalBroker, find_broker_binary
+from correlator.demo.broker import BrokerUnavailableError, LocalBroker, find_broker_binary
 
 
 @pytest.fixture(scope="session")

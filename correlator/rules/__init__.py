@@ -16,6 +16,6 @@ and then, for every incident those steps touched:
 8. `priority`     impact x urgency -> priority, resolver group, next status update.
 
 The lifecycle around them (hold-down before resolving, the reopen window, forgetting) lives in
-`correlator.engine`, which is the only place that holds state. Every stage is a plain function
+`correlator.core.engine`, which is the only place that holds state. Every stage is a plain function
 or a small index over that state, so each can be tested alone.
 """

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from enum import Enum
 
-from correlator.engine_state import AlertState
-from correlator.models import Alert
+from correlator.core.model import Alert
+from correlator.core.state import AlertState
 
 
 class Verdict(Enum):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from correlator.engine_state import AlertState
-from correlator.settings import FlappingSettings
+from correlator.core.settings import FlappingSettings
+from correlator.core.state import AlertState
 
 
 def record_flip(alert: AlertState, now: datetime, settings: FlappingSettings) -> bool:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
-from correlator.settings import GroupingSettings
+from correlator.core.settings import GroupingSettings
 from topology import Topology
 
 #: Kinds that are not machines: people, and business services (abstractions over machines).

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from correlator.models import Affected
+from correlator.core.model import Affected
 
 
 class _TopologyAffected(Protocol):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from correlator.models import Alert
+from correlator.core.model import Alert
 
 #: Labels tried in order by step 3; `instance` is cut at its port.
 NAME_LABELS: tuple[str, ...] = ("service", "host", "hostname", "instance", "job")

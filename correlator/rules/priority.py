@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from correlator.settings import PrioritySettings
+from correlator.core.settings import PrioritySettings
 
 _CRITICALITY_IMPACT = {"critical": 1, "high": 2}
 

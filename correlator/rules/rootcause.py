@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from correlator.engine_state import AlertState
-from correlator.models import SEVERITIES, Candidate, RootCause
+from correlator.core.model import SEVERITIES, Candidate, RootCause
+from correlator.core.state import AlertState
 from topology import Topology
 
 MAX_CANDIDATES = 5

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from correlator.settings import Silence
+from correlator.core.settings import Silence
 
 _MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_.:-]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
 

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from correlator.models import SCHEMA_ID, IncidentRecord
+from correlator.core.model import SCHEMA_ID, IncidentRecord
 from tests.conftest import KafkaNames
 from tests.support.live import WorkerThread, wait_for, worker_settings
 from tests.support.scenario import write_org

@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 import pytest
 
-from correlator.kafka import TopicTail
-from correlator.local_broker import free_port
+from correlator.demo.broker import free_port
+from correlator.worker.kafka.client import TopicTail
 from tests.conftest import KafkaNames
 from tests.support.live import Collector, WorkerThread, http_get, wait_for, worker_settings
 from topology.loader import example_topology_path

@@ -9,12 +9,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from correlator.config import WorkerConfig, load_config
-from correlator.kafka import KafkaRecordProducer, KafkaTopicAdmin, TopicTail
-from correlator.kafka_confluent import ConfluentRecordProducer, client_config
-from correlator.local_broker import free_port
-from correlator.ports import Message, ProduceError, Producer, TopicSpec
-from correlator.worker import H_DLQ_CODE, H_DLQ_OFFSET, H_DLQ_REASON, H_DLQ_TOPIC
+from correlator.demo.broker import free_port
+from correlator.worker.config import WorkerConfig, load_config
+from correlator.worker.kafka.client import KafkaRecordProducer, KafkaTopicAdmin, TopicTail
+from correlator.worker.kafka.confluent import ConfluentRecordProducer, client_config
+from correlator.worker.loop import H_DLQ_CODE, H_DLQ_OFFSET, H_DLQ_REASON, H_DLQ_TOPIC
+from correlator.worker.ports import Message, ProduceError, Producer, TopicSpec
 from tests.conftest import KafkaNames
 from tests.support.live import Collector, WorkerThread, produce_lines, wait_for, worker_settings
 from tests.support.scenario import (
@@ -117,7 +117,7 @@ def test_producer_port_semantics(
     assert abs(placed.timestamp_ms / 1000 - time.time()) < 60  # no timestamp given: now
     # The Java/kafka-python partitioner (murmur2) whichever client: switching clients never
     # moves a compacted key to another partition.
-    # kafka-python warns on import unless correlator.kafka (imported above) did it first.
+    # kafka-python warns on import unless worker.kafka.client (imported above) did it first.
     from kafka.partitioner.default import murmur2  # noqa: PLC0415
 
     for key, m in keyed.items():

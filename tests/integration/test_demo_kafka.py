@@ -6,9 +6,9 @@ import io
 
 import pytest
 
-from correlator.demo_kafka import run_demo_on_kafka
-from correlator.local_broker import find_broker_binary
-from correlator.models import IncidentRecord
+from correlator.core.model import IncidentRecord
+from correlator.demo.broker import find_broker_binary
+from correlator.demo.kafka import run_demo_on_kafka
 
 pytestmark = [
     pytest.mark.kafka,

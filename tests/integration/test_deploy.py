@@ -14,8 +14,8 @@ import pytest
 import yaml
 from prometheus_client import generate_latest
 
-from correlator.config import load_config
-from correlator.metrics import Metrics
+from correlator.worker.config import load_config
+from correlator.worker.metrics import Metrics
 
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(

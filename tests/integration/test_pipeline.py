@@ -8,10 +8,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from correlator.config import WorkerConfig
-from correlator.kafka import KafkaTopicAdmin, TopicTail, produce
-from correlator.ports import TopicSpec
-from correlator.worker import (
+from correlator.worker.config import WorkerConfig
+from correlator.worker.kafka.client import KafkaTopicAdmin, TopicTail, produce
+from correlator.worker.loop import (
     H_DLQ_CODE,
     H_DLQ_OFFSET,
     H_DLQ_PARTITION,
@@ -19,6 +18,7 @@ from correlator.worker import (
     H_DLQ_TIME,
     H_DLQ_TOPIC,
 )
+from correlator.worker.ports import TopicSpec
 from tests.conftest import KafkaNames
 from tests.support.live import (
     Collector,

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from correlator.local_broker import free_port
+from correlator.demo.broker import free_port
 from tests.conftest import KafkaNames
 from tests.support.live import (
     Collector,

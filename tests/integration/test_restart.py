@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from correlator.kafka import committed_offsets, end_offsets, produce
+from correlator.worker.kafka.client import committed_offsets, end_offsets, produce
 from tests.conftest import KafkaNames
 from tests.support.live import Collector, WorkerProcess, worker_settings
 from tests.support.scenario import (

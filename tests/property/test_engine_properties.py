@@ -18,9 +18,9 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from correlator.engine import Correlator
+from correlator.core.engine import Correlator
+from correlator.core.settings import EngineSettings
 from correlator.replay import final_states, replay_lines, replay_updates
-from correlator.settings import EngineSettings
 
 from .streams import Stream, example, streams
 

@@ -36,8 +36,8 @@ from random import Random
 
 import orjson
 
+from tests.support.topology_generator import generate_topology
 from topology import Topology, load_example
-from topology.generate import generate_topology
 
 #: Node kinds that are not machines: they never raise alerts of their own.
 NON_MACHINE = frozenset({"user_group", "business_service"})

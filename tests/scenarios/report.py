@@ -12,8 +12,8 @@ import argparse
 import time
 from pathlib import Path
 
+from tests.support.topology_generator import generate_topology
 from topology import load_document
-from topology.generate import generate_topology
 
 from .batches import BATCHES, FIRST_SEED, LARGE_SERVICES, LARGE_TOPOLOGY_SEED, Batch, run_batch
 from .generator import LARGE_PROFILE, ScenarioGenerator

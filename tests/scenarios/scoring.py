@@ -18,10 +18,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from correlator.engine import Correlator
-from correlator.models import IncidentRecord
+from correlator.core.engine import Correlator
+from correlator.core.model import IncidentRecord
+from correlator.core.settings import EngineSettings
 from correlator.replay import final_states, replay_updates
-from correlator.settings import EngineSettings
 from topology import Topology
 
 from .generator import Scenario

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from correlator.replay import EPOCH
-from correlator.sources import decode
+from correlator.wire.decode import decode
 
 from .batches import BATCHES, EXAMPLE, Batch, run_batch
 from .generator import NON_MACHINE, ScenarioGenerator

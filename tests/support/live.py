@@ -17,13 +17,13 @@ from typing import Any
 import orjson
 import yaml
 
-from correlator.config import WorkerConfig
-from correlator.kafka import TopicTail, produce
-from correlator.local_broker import free_port
-from correlator.models import IncidentRecord
-from correlator.ports import Message
+from correlator.core.model import IncidentRecord
+from correlator.demo.broker import free_port
 from correlator.replay import final_states
-from correlator.worker import Worker, serve
+from correlator.worker.config import WorkerConfig
+from correlator.worker.kafka.client import TopicTail, produce
+from correlator.worker.loop import Worker, serve
+from correlator.worker.ports import Message
 from tests.support.scenario import TEST_MAX_MESSAGE_BYTES, stamped
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,10 +11,10 @@ from typing import Any
 
 import orjson
 
-from correlator.demo_kafka import replay_receive_times
-from correlator.models import IncidentRecord
+from correlator.core.model import IncidentRecord
+from correlator.core.settings import EngineSettings
+from correlator.demo.kafka import replay_receive_times
 from correlator.replay import final_states, replay_lines
-from correlator.settings import EngineSettings
 from topology import Topology, load_topology
 
 #: Two data centres that share nothing: two topology domains, so two engines (usually on two

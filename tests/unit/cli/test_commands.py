@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from correlator.cli import main
+from correlator.core.model import IncidentRecord
 from correlator.demo import demo_events
-from correlator.models import IncidentRecord
 
 
 def _events_file(tmp_path: Path, extra: list[bytes] | None = None) -> Path:

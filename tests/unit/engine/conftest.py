@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from correlator.engine import Correlator
-from correlator.models import Alert
-from correlator.settings import EngineSettings
+from correlator.core.engine import Correlator
+from correlator.core.model import Alert
+from correlator.core.settings import EngineSettings
 from topology import Topology, load_topology
 
 ORG = """

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from correlator.engine import Correlator
-from correlator.settings import EngineSettings
+from correlator.core.engine import Correlator
+from correlator.core.settings import EngineSettings
 
 from .conftest import T0, alert, feed, latest
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from correlator.models import Alert
+from correlator.core.model import Alert
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

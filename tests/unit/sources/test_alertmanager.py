@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from correlator.models import Alert
-from correlator.sources import DecodeError, decode
-from correlator.sources._common import labels_fingerprint
+from correlator.core.model import Alert
+from correlator.wire.decode import DecodeError, decode
+from correlator.wire.decode._common import labels_fingerprint
 from tests.unit.sources._support import RECEIVED, assert_well_typed, load
 
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import orjson
 import pytest
 
-from correlator.sources import CODES, FORMATS, DecodeError, decode, decode_object, detect
-from correlator.sources._common import parse_time
+from correlator.wire.decode import CODES, FORMATS, DecodeError, decode, decode_object, detect
+from correlator.wire.decode._common import parse_time
 from tests.unit.sources._support import RECEIVED, load
 
 

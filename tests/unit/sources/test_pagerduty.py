@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from correlator.models import Alert
-from correlator.sources import DecodeError, decode
+from correlator.core.model import Alert
+from correlator.wire.decode import DecodeError, decode
 from tests.unit.sources._support import RECEIVED, assert_well_typed, load
 
 

@@ -9,7 +9,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from correlator.sources import CODES, DecodeError, decode
+from correlator.wire.decode import CODES, DecodeError, decode
 from tests.unit.sources._support import FIXTURES, RECEIVED, assert_well_typed
 
 # Keys the decoders look at, so generated objects reach deep into every format's code.

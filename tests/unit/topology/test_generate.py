@@ -7,8 +7,8 @@ from functools import cache
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.topology_generator import generate_topology
 from topology import Topology
-from topology.generate import generate_topology
 from topology.schema import AnyOf, TopologyDocument
 from topology.wan import SiteNetwork
 

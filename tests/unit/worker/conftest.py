@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from correlator.config import PartitionSettings, WorkerConfig
-from correlator.memory_broker import MemoryBroker, MemoryClients, MemoryConsumer
-from correlator.metrics import Metrics
-from correlator.models import IncidentRecord
-from correlator.ports import Message
-from correlator.worker import Worker
+from correlator.core.model import IncidentRecord
+from correlator.worker.config import PartitionSettings, WorkerConfig
+from correlator.worker.loop import Worker
+from correlator.worker.metrics import Metrics
+from correlator.worker.ports import Message
+from tests.support.memory_broker import MemoryBroker, MemoryClients, MemoryConsumer
 from tests.support.scenario import TEST_MAX_MESSAGE_BYTES, latest, stamped, write_org
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from correlator.eventtime import EventClock
+from correlator.worker.eventtime import EventClock
 
 T = datetime(2026, 11, 22, 5, 0, tzinfo=UTC)
 

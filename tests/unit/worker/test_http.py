@@ -9,9 +9,9 @@ import orjson
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from correlator.http import Health, HealthServer
-from correlator.metrics import EngineSnapshot, LagSnapshot, Metrics
-from correlator.ports import TP
+from correlator.worker.http import Health, HealthServer
+from correlator.worker.metrics import EngineSnapshot, LagSnapshot, Metrics
+from correlator.worker.ports import TP
 
 
 def _get(port: int, path: str) -> tuple[int, bytes]:

@@ -12,12 +12,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from correlator.config import ConfigError, PartitionSettings
-from correlator.memory_broker import SimulatedCrash
-from correlator.ports import TP
-from correlator.settings import EngineSettings, LifecycleSettings
-from correlator.state import WORKER_KEY
-from correlator.worker import H_DLQ_CODE, H_DLQ_OFFSET, H_DLQ_PARTITION, H_DLQ_REASON, H_DLQ_TOPIC
+from correlator.core.settings import EngineSettings, LifecycleSettings
+from correlator.worker.changelog import WORKER_KEY
+from correlator.worker.config import ConfigError, PartitionSettings
+from correlator.worker.loop import (
+    H_DLQ_CODE,
+    H_DLQ_OFFSET,
+    H_DLQ_PARTITION,
+    H_DLQ_REASON,
+    H_DLQ_TOPIC,
+)
+from correlator.worker.ports import TP
+from tests.support.memory_broker import SimulatedCrash
 from tests.support.scenario import (
     BAD_MESSAGES,
     assert_same_incidents,

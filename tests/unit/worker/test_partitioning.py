@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from correlator.models import Alert
-from correlator.partitioning import partition_for, routing_key
+from correlator.core.model import Alert
+from correlator.worker.routing import partition_for, routing_key
 from tests.support.scenario import write_org
 from topology import load_topology
 

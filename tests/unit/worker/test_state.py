@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from correlator.ports import Message
-from correlator.state import (
+from correlator.worker.changelog import (
     WORKER_KEY,
     Checkpoint,
     Restorer,
@@ -16,6 +15,7 @@ from correlator.state import (
     encode_value,
     repair_records,
 )
+from correlator.worker.ports import Message
 
 
 def _log(*records: tuple[str, object]) -> list[Message]:

@@ -10,10 +10,10 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from correlator.http import Health, HealthServer, Webhook
-from correlator.memory_broker import MemoryClients, MemoryProducer
-from correlator.metrics import Metrics
-from correlator.ports import ProduceError
+from correlator.worker.http import Health, HealthServer, Webhook
+from correlator.worker.metrics import Metrics
+from correlator.worker.ports import ProduceError
+from tests.support.memory_broker import MemoryClients, MemoryProducer
 from tests.unit.worker.conftest import Harness
 
 TOKEN = "s3cret"

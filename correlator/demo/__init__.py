@@ -18,11 +18,11 @@ from typing import Any
 
 import orjson
 
-from correlator.engine import Correlator
-from correlator.models import Alert, IncidentRecord
+from correlator.core.engine import Correlator
+from correlator.core.model import Alert, IncidentRecord
 from correlator.replay import EPOCH
-from correlator.sources import decode
-from correlator.textout import describe_update, display_names
+from correlator.wire.decode import decode
+from correlator.wire.render.text import describe_update, display_names
 from topology import Topology, load_example
 
 START = datetime(2026, 11, 22, 5, 0, tzinfo=UTC)

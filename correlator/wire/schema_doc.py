@@ -1,4 +1,4 @@
-"""Writes docs/incident.schema.json from the model: `python -m correlator.schema_doc`."""
+"""Writes docs/incident.schema.json from the model: `python -m correlator.wire.schema_doc`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import orjson
 
-from correlator.models import incident_json_schema
+from correlator.core.model import incident_json_schema
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "incident.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "incident.schema.json"
 
 
 def render() -> bytes:

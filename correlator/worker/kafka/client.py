@@ -1,4 +1,5 @@
-"""The one module that imports kafka-python: the `correlator.ports` interfaces on a real cluster.
+"""The one module that imports kafka-python: the `ports` interfaces on a
+real cluster.
 
 Notes from running against Tansu (the embedded broker of the tests and `demo --kafka`), which
 the code below is written to survive, and which are harmless on Apache Kafka and Redpanda:
@@ -31,8 +32,8 @@ with warnings.catch_warnings():
     from kafka.consumer.subscription_state import ConsumerRebalanceListener
     from kafka.structs import OffsetAndMetadata
 
-from correlator.config import WorkerConfig
-from correlator.ports import (
+from correlator.worker.config import WorkerConfig
+from correlator.worker.ports import (
     TP,
     CommitFailedError,
     Headers,

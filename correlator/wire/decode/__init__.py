@@ -39,10 +39,10 @@ from typing import Any, Final
 
 import orjson
 
-from correlator.models import Alert, utc
-from correlator.sources import alertmanager, native, pagerduty
-from correlator.sources._common import describe
-from correlator.sources.errors import CODES, DecodeError, DecodeErrorCode
+from correlator.core.model import Alert, utc
+from correlator.wire.decode import alertmanager, native, pagerduty
+from correlator.wire.decode._common import describe
+from correlator.wire.decode.errors import CODES, DecodeError, DecodeErrorCode
 
 __all__ = [
     "CODES",

@@ -4,15 +4,15 @@ One consumer in the group `group_id` reads two topics:
 
 * **stage 1**, the alerts topic: decode each message (or dead-letter it), and send every alert
   to the internal repartition topic, keyed and partitioned by its topology domain
-  (`correlator.partitioning`), so that alerts that can correlate meet in one engine;
+  (`correlator.worker.routing`), so that alerts that can correlate meet in one engine;
 * **stage 2**, the repartition topic: one `Correlator` per repartition partition ingests the
-  alerts at their event time (`correlator.eventtime`) and publishes incident updates (key =
+  alerts at their event time (`correlator.worker.eventtime`) and publishes incident updates (key =
   incident id) and its state changes (to the same partition of the compacted state topic).
 
 Every batch: process -> produce repartition / dead letters / incident updates -> flush ->
 produce state changes and a checkpoint per engine -> flush -> commit the input offsets. A crash
 anywhere re-delivers the batch; the checkpoints make re-delivered records change no state (see
-`correlator.state`), so incidents come out as they would have, at most re-published with the
+`changelog`), so incidents come out as they would have, at most re-published with the
 same version.
 """
 
@@ -35,13 +35,21 @@ from typing import Any, Protocol
 import orjson
 from pydantic import ValidationError
 
-from correlator.config import ConfigError, WorkerConfig, load_config
-from correlator.eventtime import EventClock
-from correlator.http import Health, HealthServer, Webhook
-from correlator.metrics import EngineSnapshot, LagSnapshot, Metrics
-from correlator.models import Alert, IncidentRecord, rfc3339, utc
-from correlator.partitioning import partition_for, routing_key
-from correlator.ports import (
+from correlator.core.model import Alert, IncidentRecord, rfc3339, utc
+from correlator.core.settings import EngineSettings
+from correlator.worker.changelog import (
+    WORKER_KEY,
+    Checkpoint,
+    Restorer,
+    encode_key,
+    encode_value,
+    repair_records,
+)
+from correlator.worker.config import ConfigError, WorkerConfig, load_config
+from correlator.worker.eventtime import EventClock
+from correlator.worker.http import Health, HealthServer, Webhook
+from correlator.worker.metrics import EngineSnapshot, LagSnapshot, Metrics
+from correlator.worker.ports import (
     TP,
     Clients,
     CommitFailedError,
@@ -52,17 +60,9 @@ from correlator.ports import (
     Producer,
     TopicSpec,
 )
-from correlator.settings import EngineSettings
-from correlator.state import (
-    WORKER_KEY,
-    Checkpoint,
-    Restorer,
-    encode_key,
-    encode_value,
-    repair_records,
-)
+from correlator.worker.routing import partition_for, routing_key
 
-log = logging.getLogger("correlator.worker")
+log = logging.getLogger("correlator.worker.loop")
 
 #: Headers on repartition records: where the alert came from, for de-duplication and latency.
 H_SOURCE = "correlator.src"
@@ -90,7 +90,7 @@ PREVIOUS_TOPOLOGY_GRACE = 24 * 3600.0
 
 
 class Engine(Protocol):
-    """What the worker needs of `correlator.engine.Correlator`."""
+    """What the worker needs of `correlator.core.engine.Correlator`."""
 
     def ingest_many(self, alerts: Iterable[tuple[Alert, datetime]]) -> Sequence[Any]: ...
     def tick(self, now: datetime) -> Sequence[Any]: ...
@@ -109,13 +109,13 @@ TopologyLoader = Callable[[str], Any]
 
 
 def _default_decoder() -> Decoder:
-    from correlator.sources import decode  # noqa: PLC0415
+    from correlator.wire.decode import decode  # noqa: PLC0415
 
     return decode
 
 
 def _default_engine_factory() -> EngineFactory:
-    from correlator.engine import Correlator  # noqa: PLC0415
+    from correlator.core.engine import Correlator  # noqa: PLC0415
 
     def build(topology: Any, settings: EngineSettings) -> Engine:
         return Correlator(topology, settings)
@@ -958,11 +958,11 @@ def serve(
 ) -> int:
     """Run a worker with its HTTP endpoints until SIGTERM/SIGINT (or `worker.stop()`)."""
     if clients is None and config.client == "confluent":
-        from correlator.kafka_confluent import ConfluentClients  # noqa: PLC0415 - optional dep
+        from correlator.worker.kafka.confluent import ConfluentClients  # noqa: PLC0415 - optional dep
 
         clients = ConfluentClients(config)
     elif clients is None:
-        from correlator.kafka import KafkaClients  # noqa: PLC0415 - the one kafka importer
+        from correlator.worker.kafka.client import KafkaClients  # noqa: PLC0415 - the one kafka importer
 
         clients = KafkaClients(config)
     metrics = metrics or Metrics()

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from correlator.engine_state import AlertState, Incident
-from correlator.models import AlertRecord, Assignment, Cost, IncidentRecord
+from correlator.core.model import AlertRecord, Assignment, Cost, IncidentRecord
+from correlator.core.settings import EngineSettings
+from correlator.core.state import AlertState, Incident
 from correlator.rules.priority import next_update_at
-from correlator.settings import EngineSettings
 from topology import Topology
 
 

@@ -1,8 +1,8 @@
 """The small interfaces the worker sees instead of a Kafka client.
 
-`correlator.kafka` implements them with kafka-python against a real broker (and
-`correlator.kafka_confluent` the producer with confluent-kafka, when `client: confluent`);
-`correlator.memory_broker` implements them in memory for unit tests and benchmarks. Nothing
+`correlator.worker.kafka.client` implements them with kafka-python against a real broker (and
+`correlator.worker.kafka.confluent` the producer with confluent-kafka, when `client: confluent`);
+`tests.support.memory_broker` implements them in memory for unit tests and benchmarks. Nothing
 else in the package imports a Kafka library, so the loop is testable in microseconds.
 """
 

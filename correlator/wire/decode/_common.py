@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import orjson
 
-from correlator.sources.errors import DecodeError
+from correlator.wire.decode.errors import DecodeError
 
 # RFC 3339 date-time (section 5.6), a little more lenient: a space for the `T`, lower-case
 # `t`/`z`, any number of fractional digits (Alertmanager emits nanoseconds; we keep

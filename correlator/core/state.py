@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from correlator.models import Affected, Candidate, RootCause
+from correlator.core.model import Affected, Candidate, RootCause
 
 
 def _ts(value: datetime | None) -> str | None:

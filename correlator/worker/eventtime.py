@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from correlator.models import utc
+from correlator.core.model import utc
 
 
 class EventClock:

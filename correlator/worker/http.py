@@ -33,11 +33,11 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.exposition import choose_encoder
 
-from correlator.ports import Producer
-from correlator.sources import DecodeError, decode
+from correlator.wire.decode import DecodeError, decode
+from correlator.worker.ports import Producer
 
 if TYPE_CHECKING:
-    from correlator.config import WorkerConfig
+    from correlator.worker.config import WorkerConfig
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class Webhook:
     """`POST /webhook`: one CONTRACT §2 message per request, produced unchanged to the alerts
     topic, so it takes the same path as a message written to Kafka (decode, route, correlate).
 
-    * The body is checked with `correlator.sources.decode` first: a message that cannot be
+    * The body is checked with `correlator.wire.decode.decode` first: a message that cannot be
       read is refused with 400 and the DecodeError's code and reason; nothing is written (the
       dead-letter topic stays the path for Kafka input, whose sender is not there to answer).
     * 200 only once the record is acknowledged (acks=all): a produce that fails or is not

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from correlator.models import IncidentRecord
+from correlator.core.model import IncidentRecord
 
 _CHANGE_WORDS = {
     "opened": "opened",

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from correlator.engine_state import AlertState, Incident
-from correlator.formats.native import build_record
-from correlator.models import Alert, IncidentRecord, utc
+from correlator.core.model import Alert, IncidentRecord, utc
+from correlator.core.settings import EngineSettings
+from correlator.core.state import AlertState, Incident
 from correlator.rules import dedup, flapping, grouping, impact, priority, rootcause
 from correlator.rules.dedup import Verdict
 from correlator.rules.mapping import map_alert, unmapped_key
 from correlator.rules.suppression import compile_silences, muted_by
-from correlator.settings import EngineSettings
+from correlator.wire.render.record import build_record
 from topology import Topology
 
 #: How long a forgotten alert's end is remembered, so that a firing re-send delivered late (after

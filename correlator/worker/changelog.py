@@ -25,8 +25,8 @@ from typing import Any
 
 import orjson
 
-from correlator.models import rfc3339, utc
-from correlator.ports import Message
+from correlator.core.model import rfc3339, utc
+from correlator.worker.ports import Message
 
 #: The worker's key in every state partition; outside the engine's key space (`meta`,
 #: `incident/...`, `alert/...`), which never starts with `~`.

@@ -1,14 +1,14 @@
-"""`client: confluent`: the `correlator.ports` Producer on confluent-kafka (librdkafka).
+"""`client: confluent`: the `correlator.worker.ports` Producer on confluent-kafka (librdkafka).
 
 The one module that imports confluent-kafka, and only when a worker is configured with
 `client: confluent` (it is an optional dependency). kafka-python's `KafkaProducer.send` costs
 ~36% of the worker's main thread at full load (Python record batching and a future per
 record); librdkafka batches, compresses and sends on its own C threads, and the only Python
 work left per record is the `produce()` call. The consumer, the state reader and the admin
-client stay on kafka-python (`correlator.kafka`): they are not where the time goes, and their
+client stay on kafka-python (`.client`): they are not where the time goes, and their
 behaviour on Tansu is what the worker was written and tested against.
 
-Semantics kept from `correlator.kafka.KafkaRecordProducer`:
+Semantics kept from `correlator.worker.kafka.client.KafkaRecordProducer`:
 
 * acks=all and idempotence (same reasons); records of one key go to the partition
   kafka-python (and the Java client) would pick (`partitioner=murmur2_random`), so switching
@@ -35,19 +35,24 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "client: confluent needs confluent-kafka: pip install 'confluent-kafka>=2.4'"
     ) from exc
 
-from correlator.config import WorkerConfig
-from correlator.kafka import KafkaChangelogReader, KafkaClients, KafkaGroupConsumer, KafkaTopicAdmin
-from correlator.ports import Headers, ProduceError
+from correlator.worker.config import WorkerConfig
+from correlator.worker.kafka.client import (
+    KafkaChangelogReader,
+    KafkaClients,
+    KafkaGroupConsumer,
+    KafkaTopicAdmin,
+)
+from correlator.worker.ports import Headers, ProduceError
 
 log = logging.getLogger(__name__)
 
 #: send() waits this long at most for room in librdkafka's local queue, then fails the batch;
-#: the same bound as kafka-python's `max_block_ms` in `correlator.kafka`: longer than a broker
+#: the same bound as kafka-python's `max_block_ms` in `.client`: longer than a broker
 #: restart, shorter than the liveness timeout.
 MAX_BLOCK_S = 30.0
 
 #: close() waits this long for records still queued (the loop flushed the batch already; this
-#: only bounds the shutdown of a worker stopping after an error), as `correlator.kafka` does.
+#: only bounds the shutdown of a worker stopping after an error), as `.client` does.
 CLOSE_TIMEOUT_S = 10.0
 
 
@@ -217,7 +222,7 @@ class ConfluentRecordProducer:
 
 class ConfluentClients:
     """`ports.Clients` with the confluent-kafka producer; the other clients are
-    `correlator.kafka`'s (kafka-python)."""
+    `correlator.worker.kafka.client`'s (kafka-python)."""
 
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config

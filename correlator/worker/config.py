@@ -22,7 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from correlator.settings import Duration, EngineSettings, load_settings
+from correlator.core.settings import Duration, EngineSettings, load_settings
 
 ENV_PREFIX = "CORRELATOR_"
 
@@ -39,7 +39,7 @@ class _Config(BaseModel):
 
 class KafkaSettings(_Config):
     """Kafka client options. Security options go to kafka-python unchanged, and to librdkafka
-    (`client: confluent`) under its own names (`correlator.kafka_confluent`)."""
+    (`client: confluent`) under its own names (`correlator.worker.kafka.confluent`)."""
 
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: str | None = None

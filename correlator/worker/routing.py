@@ -15,7 +15,7 @@ from typing import Protocol
 
 from crc32c import crc32c
 
-from correlator.models import Alert
+from correlator.core.model import Alert
 from correlator.rules.mapping import map_alert, unmapped_key
 
 

@@ -43,8 +43,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from correlator.models import Alert, AlertStatus, normalise_severity
-from correlator.sources._common import (
+from correlator.core.model import Alert, AlertStatus, normalise_severity
+from correlator.wire.decode._common import (
     describe,
     invalid,
     labels_fingerprint,

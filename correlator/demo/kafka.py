@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import IO
 
-from correlator.config import KafkaSettings, PartitionSettings, WorkerConfig
-from correlator.local_broker import BrokerUnavailableError, LocalBroker, find_broker_binary
-from correlator.models import IncidentRecord
+from correlator.core.model import IncidentRecord
+from correlator.demo.broker import BrokerUnavailableError, LocalBroker, find_broker_binary
 from correlator.replay import EPOCH, final_states, replay_lines
-from correlator.sources import DecodeError, decode
-from correlator.textout import describe_update, display_names
-from correlator.worker import Worker, serve
+from correlator.wire.decode import DecodeError, decode
+from correlator.wire.render.text import describe_update, display_names
+from correlator.worker.config import KafkaSettings, PartitionSettings, WorkerConfig
+from correlator.worker.loop import Worker, serve
 
 
 def replay_receive_times(lines: Iterable[bytes]) -> list[int]:
@@ -106,7 +106,7 @@ def run_demo_on_kafka(
     except BrokerUnavailableError as exc:
         print(f"correlator demo --kafka: {exc}", file=sys.stderr)
         return 1
-    from correlator.kafka import TopicTail, produce  # noqa: PLC0415
+    from correlator.worker.kafka.client import TopicTail, produce  # noqa: PLC0415
 
     config = demo_config(broker.bootstrap)
     holder: list[Worker] = []

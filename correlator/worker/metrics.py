@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from correlator.ports import TP
+from correlator.worker.ports import TP
 
 try:
     VERSION = metadata.version("incident-correlator")

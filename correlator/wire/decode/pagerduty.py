@@ -28,8 +28,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from correlator.models import Alert, normalise_severity
-from correlator.sources._common import (
+from correlator.core.model import Alert, normalise_severity
+from correlator.wire.decode._common import (
     describe,
     invalid,
     optional_text,

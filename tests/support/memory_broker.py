@@ -1,4 +1,4 @@
-"""An in-memory broker behind the `correlator.ports` interfaces, for unit tests and benchmarks.
+"""An in-memory broker behind the worker's `ports`, for unit tests and benchmarks.
 
 Just enough Kafka: topics of partitions of records with offsets, consumer groups whose members
 share partitions (range assignment, eager rebalance when a member joins or leaves), committed
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from crc32c import crc32c
 
-from correlator.ports import (
+from correlator.worker.ports import (
     TP,
     Headers,
     Message,
@@ -162,7 +162,7 @@ class MemoryConsumer:
         return out
 
     def commit(self, offsets: Mapping[TP, int]) -> None:
-        from correlator.ports import CommitFailedError  # noqa: PLC0415
+        from correlator.worker.ports import CommitFailedError  # noqa: PLC0415
 
         group = self.broker.groups[self.group_id]
         if self._generation != group.generation or self not in group.members:

@@ -1,1 +1,0 @@
-"""Outgoing record shapes. `native` is the CONTRACT §3 incident record."""
