@@ -1,0 +1,7 @@
+"""The pure engine: no I/O, no threads, no wall clock. Its public face is re-exported here."""
+
+from __future__ import annotations
+
+from correlator.core.engine import Correlator, EngineStats, IncidentUpdate
+
+__all__ = ["Correlator", "EngineStats", "IncidentUpdate"]
