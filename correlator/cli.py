@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from correlator.worker.loop import main as worker_main
+    from correlator.worker.service import main as worker_main
 
     code: int = worker_main(args.config)
     return code

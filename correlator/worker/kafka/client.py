@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 with warnings.catch_warnings():
@@ -89,7 +89,8 @@ def _tp(tp: TopicPartition) -> TP:
     return TP(tp.topic, tp.partition)
 
 
-def _message(r: Any) -> Message:
+def to_message(r: Any) -> Message:
+    """A kafka-python ConsumerRecord as a `ports.Message`."""
     return Message(
         topic=r.topic,
         partition=r.partition,
@@ -159,7 +160,7 @@ class KafkaGroupConsumer:
 
     def poll(self, timeout: float, max_records: int) -> list[Message]:
         batch = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
-        return [_message(r) for records in batch.values() for r in records]
+        return [to_message(r) for records in batch.values() for r in records]
 
     def commit(self, offsets: Mapping[TP, int]) -> None:
         if not offsets:
@@ -295,8 +296,11 @@ class KafkaChangelogReader:
     """Reads state partitions to their end with a group-less consumer (Kafka Streams'
     "restore consumer"), fresh for every restore so no stale high watermark is trusted."""
 
-    def __init__(self, config: WorkerConfig) -> None:
+    def __init__(
+        self, config: WorkerConfig, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._config = config
+        self._mono = monotonic
 
     def read_to_end(self, topic: str, partitions: Sequence[int]) -> Iterator[Message]:
         if not partitions:
@@ -316,13 +320,13 @@ class KafkaChangelogReader:
             consumer.assign(tps)
             consumer.seek_to_beginning(*tps)
             pending = set(tps)
-            deadline = time.monotonic() + self._config.restore_timeout.total_seconds()
+            deadline = self._mono() + self._config.restore_timeout.total_seconds()
             while pending:
-                if time.monotonic() > deadline:
+                if self._mono() > deadline:
                     raise TimeoutError(f"restoring {topic} {sorted(partitions)} took too long")
                 batch = consumer.poll(timeout_ms=200, max_records=10_000)
                 for records in batch.values():
-                    yield from (_message(r) for r in records)
+                    yield from (to_message(r) for r in records)
                 for tp in list(pending):
                     # The high watermark arrives with the first fetch response (0 for an
                     # empty partition); the position is where the next fetch starts.
@@ -389,10 +393,14 @@ class KafkaTopicAdmin:
 
 
 class KafkaClients:
-    """`ports.Clients` for one worker on a real cluster."""
+    """`ports.Clients` for one worker on a real cluster. `monotonic` times the I/O deadlines
+    (restore timeout), so a test can drive them."""
 
-    def __init__(self, config: WorkerConfig) -> None:
+    def __init__(
+        self, config: WorkerConfig, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.config = config
+        self._mono = monotonic
 
     def admin(self) -> KafkaTopicAdmin:
         return KafkaTopicAdmin(self.config)
@@ -404,98 +412,4 @@ class KafkaClients:
         return KafkaRecordProducer(self.config)
 
     def changelog_reader(self) -> KafkaChangelogReader:
-        return KafkaChangelogReader(self.config)
-
-
-# -- small helpers for the demo, benchmarks and tests -------------------------------------------
-
-
-def produce(
-    bootstrap_servers: str,
-    topic: str,
-    records: Iterable[tuple[bytes | None, bytes | None, int | None]],
-    *,
-    partition: int | None = None,
-) -> int:
-    """Send (key, value, timestamp_ms) records and wait for all of them; returns the count."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap_servers.split(","), acks="all")
-    try:
-        futures = [
-            producer.send(topic, key=key, value=value, timestamp_ms=ts, partition=partition)
-            for key, value, ts in records
-        ]
-        producer.flush(timeout=30)
-        for future in futures:
-            future.get(timeout=30)
-        return len(futures)
-    finally:
-        producer.close(timeout=10)
-
-
-class TopicTail:
-    """Reads every partition of a topic from its start, without a group (to watch outputs)."""
-
-    def __init__(self, bootstrap_servers: str, topic: str, *, wait: float = 30.0) -> None:
-        self._consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap_servers.split(","),
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=100,
-        )
-        deadline = time.monotonic() + wait
-        partitions = self._consumer.partitions_for_topic(topic)
-        while not partitions and time.monotonic() < deadline:
-            time.sleep(0.1)
-            partitions = self._consumer.partitions_for_topic(topic)
-        if not partitions:
-            self._consumer.close()
-            raise RuntimeError(f"topic {topic} does not exist")
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        self._consumer.assign(tps)
-        self._consumer.seek_to_beginning(*tps)
-
-    def poll(self, timeout: float = 0.5) -> list[Message]:
-        batch = self._consumer.poll(timeout_ms=int(timeout * 1000))
-        return [_message(r) for records in batch.values() for r in records]
-
-    def close(self) -> None:
-        self._consumer.close(autocommit=False)
-
-    def __enter__(self) -> TopicTail:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def committed_offsets(
-    bootstrap_servers: str, group_id: str, partitions: Iterable[TP]
-) -> dict[TP, int | None]:
-    """A group's committed offsets (OffsetFetch; does not join the group)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers.split(","),
-        group_id=group_id,
-        enable_auto_commit=False,
-    )
-    try:
-        return {tp: consumer.committed(TopicPartition(tp.topic, tp.partition)) for tp in partitions}
-    finally:
-        consumer.close(autocommit=False)
-
-
-def end_offsets(bootstrap_servers: str, topic: str) -> dict[TP, int]:
-    """Log end offsets by reading each partition to its high watermark (Tansu's ListOffsets
-    cannot be trusted for this; see the module notes)."""
-    ends: dict[TP, int] = {}
-    with TopicTail(bootstrap_servers, topic) as tail:
-        deadline = time.monotonic() + 30
-        consumer = tail._consumer
-        tps = list(consumer.assignment())
-        while time.monotonic() < deadline:
-            tail.poll(0.1)
-            marks = {tp: consumer.highwater(tp) for tp in tps}
-            if all(m is not None and consumer.position(tp) >= m for tp, m in marks.items()):
-                ends = {TP(tp.topic, tp.partition): int(m or 0) for tp, m in marks.items()}
-                break
-    return ends
+        return KafkaChangelogReader(self.config, monotonic=self._mono)
