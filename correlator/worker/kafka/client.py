@@ -33,6 +33,7 @@ with warnings.catch_warnings():
     from kafka.structs import OffsetAndMetadata
 
 from correlator.worker.config import WorkerConfig
+from correlator.worker.kafka.options import client_options, only_known
 from correlator.worker.ports import (
     TP,
     CommitFailedError,
@@ -44,45 +45,6 @@ from correlator.worker.ports import (
 )
 
 log = logging.getLogger(__name__)
-
-#: Broker-side settings of topics the worker creates, beyond cleanup.policy.
-#: 8 MiB records: an incident record of a large storm, or the state of one large incident,
-#: must never be refused (a refused record stops the worker); Kafka's default is 1 MiB.
-LARGE_RECORDS = {"max.message.bytes": str(8 * 1024 * 1024)}
-
-
-def client_options(config: WorkerConfig) -> dict[str, Any]:
-    """Options every kafka-python client gets: bootstrap, identity, security, timeouts."""
-    k = config.kafka
-    options: dict[str, Any] = {
-        "bootstrap_servers": config.bootstrap_servers.split(","),
-        "client_id": k.client_id,
-        "security_protocol": k.security_protocol,
-        "request_timeout_ms": k.request_timeout_ms,
-        # Give up reconnecting quickly per attempt but keep trying: a broker restart takes
-        # seconds, and the loop's liveness check catches a cluster that never comes back.
-        "reconnect_backoff_max_ms": 5_000,
-    }
-    if k.sasl_mechanism:
-        options["sasl_mechanism"] = k.sasl_mechanism
-        options["sasl_plain_username"] = k.sasl_plain_username
-        if k.sasl_plain_password is not None:
-            options["sasl_plain_password"] = k.sasl_plain_password.get_secret_value()
-        options["sasl_kerberos_service_name"] = k.sasl_kerberos_service_name
-    if k.security_protocol in ("SSL", "SASL_SSL"):
-        options["ssl_cafile"] = k.ssl_cafile
-        options["ssl_certfile"] = k.ssl_certfile
-        options["ssl_keyfile"] = k.ssl_keyfile
-        options["ssl_check_hostname"] = k.ssl_check_hostname
-        if k.ssl_password is not None:
-            options["ssl_password"] = k.ssl_password.get_secret_value()
-    options.update(k.options)
-    return options
-
-
-def _only(options: Mapping[str, Any], allowed: Mapping[str, Any]) -> dict[str, Any]:
-    """kafka-python refuses unknown options; `kafka.options` may hold producer-only ones."""
-    return {key: value for key, value in options.items() if key in allowed}
 
 
 def _tp(tp: TopicPartition) -> TP:
@@ -154,7 +116,7 @@ class KafkaGroupConsumer:
             # must not create the input topic with broker defaults by subscribing to it.
             allow_auto_create_topics=False,
         )
-        self._consumer = KafkaConsumer(**_only(options, KafkaConsumer.DEFAULT_CONFIG))
+        self._consumer = KafkaConsumer(**only_known(options, KafkaConsumer.DEFAULT_CONFIG))
         self._listener = _Listener()
         self._consumer.subscribe(list(topics), listener=self._listener)
 
@@ -248,7 +210,7 @@ class KafkaRecordProducer:
             # batch; longer than a broker restart, shorter than the liveness timeout.
             max_block_ms=30_000,
         )
-        self._producer = KafkaProducer(**_only(options, KafkaProducer.DEFAULT_CONFIG))
+        self._producer = KafkaProducer(**only_known(options, KafkaProducer.DEFAULT_CONFIG))
         self._futures: list[Any] = []
 
     def send(
@@ -314,7 +276,7 @@ class KafkaChangelogReader:
             max_partition_fetch_bytes=16 * 1024 * 1024,
             fetch_max_wait_ms=50,
         )
-        consumer = KafkaConsumer(**_only(options, KafkaConsumer.DEFAULT_CONFIG))
+        consumer = KafkaConsumer(**only_known(options, KafkaConsumer.DEFAULT_CONFIG))
         try:
             tps = [TopicPartition(topic, p) for p in partitions]
             consumer.assign(tps)
@@ -345,7 +307,7 @@ class KafkaTopicAdmin:
 
     def __init__(self, config: WorkerConfig) -> None:
         options = client_options(config)
-        self._admin = KafkaAdminClient(**_only(options, KafkaAdminClient.DEFAULT_CONFIG))
+        self._admin = KafkaAdminClient(**only_known(options, KafkaAdminClient.DEFAULT_CONFIG))
 
     def describe(self, names: Sequence[str]) -> dict[str, int]:
         out: dict[str, int] = {}
