@@ -127,7 +127,8 @@ def _run(args: argparse.Namespace) -> int:
             config.engine_settings()
     # Loading the topology is left to the worker: a large one takes seconds, and loading it
     # twice would double the start-up time. An invalid one makes the worker log why and exit 1.
-    from correlator.worker.loop import serve, setup_logging
+    from correlator.worker.logs import setup_logging
+    from correlator.worker.service import serve
 
     setup_logging(config.log_level, config.log_format)
     log.info("configuration: %s", orjson.dumps(config.redacted()).decode())
