@@ -172,34 +172,19 @@ def _topology_impact(args: argparse.Namespace) -> int:
     except TopologyError as err:
         print(f"{args.path}: invalid topology\n{err}", file=sys.stderr)
         return 1
-    failed: list[str] = []
-    for name in args.node:
-        node = name if name in topology.nodes else topology.resolve(name)
-        if node is None:
-            print(f"{args.path}: no node or alias named {name!r}", file=sys.stderr)
-            return 1
-        failed.append(node)
+    from correlator.desk.impact import UnknownNodeError, impact_document, resolve_nodes
+
+    try:
+        failed = resolve_nodes(topology, args.node)
+    except UnknownNodeError as err:
+        print(f"{args.path}: {err}", file=sys.stderr)
+        return 1
+    if args.json:
+        document = impact_document(topology, failed)
+        sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+        return 0
     found = topology.impact(failed)
     owners = sorted({o for n in failed if (o := topology.nodes[n].owner)})
-    if args.json:
-        sys.stdout.buffer.write(
-            orjson.dumps(
-                {
-                    "failed": failed,
-                    "services": list(found.services),
-                    "business_services": list(found.business_services),
-                    "user_groups": list(found.user_groups),
-                    "users": found.users,
-                    "sites": list(found.sites),
-                    "cost_per_hour": found.cost_per_hour,
-                    "currency": found.currency,
-                    "resolver_groups": owners,
-                },
-                option=orjson.OPT_INDENT_2,
-            )
-            + b"\n"
-        )
-        return 0
     from correlator.wire.render.text import describe_impact
 
     print(describe_impact(topology, failed, found, owners))

@@ -71,7 +71,11 @@ class Served:
             else:
                 conn.request("POST", path, body=body, headers=sent)
             response = conn.getresponse()
-            return response.status, orjson.loads(response.read())
+            raw = response.read()
+            try:
+                return response.status, orjson.loads(raw)
+            except orjson.JSONDecodeError:  # refused by the HTTP parser itself (bad header)
+                return response.status, {"raw": raw.decode()}
         finally:
             conn.close()
 
