@@ -142,6 +142,7 @@ def desk_router(desk: Desk) -> APIRouter:
         summary="The latest version of each incident",
     )
     def incidents(
+        *,
         status: Literal["open", "resolved", "all"] = "open",
         service: str | None = None,
         business_service: str | None = None,
@@ -151,7 +152,13 @@ def desk_router(desk: Desk) -> APIRouter:
         assignment_group: str | None = None,
     ) -> Response:
         filters = Filters(
-            status, service, business_service, user_group, site, priority, assignment_group
+            status=status,
+            service=service,
+            business_service=business_service,
+            user_group=user_group,
+            site=site,
+            priority=priority,
+            assignment_group=assignment_group,
         )
         found = []
         for record in view.records(filters):
@@ -260,9 +267,7 @@ def desk_router(desk: Desk) -> APIRouter:
             return _problem(404, f"no user {request.user!r} in the topology's directory")
         if desk.subscribe is None:
             return _problem(503, "starting: subscriptions are not open yet")
-        subscription = Subscription(
-            incident=incident_id, user=person.id, requested_at=desk.clock()
-        )
+        subscription = Subscription(incident=incident_id, user=person.id, requested_at=desk.clock())
         try:
             await desk.subscribe(subscription)
         except Exception as exc:  # not acknowledged: the caller may retry

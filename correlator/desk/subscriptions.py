@@ -28,7 +28,7 @@ class Subscription(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     schema_: Literal["correlator.subscription/v1"] = Field(
-        default=SUBSCRIPTION_SCHEMA, alias="schema"
+        default="correlator.subscription/v1", alias="schema"
     )
     incident: str = Field(min_length=1, description="incident id")
     user: str = Field(min_length=1, description="user id from the topology's directory")

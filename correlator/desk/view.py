@@ -114,7 +114,8 @@ class DeskRecord(_Lenient):
         return bool(severities) and all(s in ("warning", "info") for s in severities)
 
     def overdue(self, now: datetime) -> bool:
-        return self.status == "open" and self.next_update_at is not None and self.next_update_at < now
+        due = self.next_update_at
+        return self.status == "open" and due is not None and due < now
 
 
 class RecordDecodeError(ValueError):
@@ -154,10 +155,10 @@ class Filters:
     assignment_group: str | None = None
 
     def keep(self, record: DeskRecord) -> bool:
-        if self.status != "all" and record.status != self.status:
-            # `resolved` also lists merged incidents: both are closed for the desk.
-            if not (self.status == "resolved" and record.status == "merged"):
-                return False
+        # `resolved` also lists merged incidents: both are closed for the desk.
+        closed = self.status == "resolved" and record.status == "merged"
+        if self.status not in ("all", record.status) and not closed:
+            return False
         a = record.affected
         return (
             (self.service is None or self.service in a.services)
