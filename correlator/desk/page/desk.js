@@ -101,8 +101,8 @@ $("lookup-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const who = $("lookup-who").value.trim();
   const out = $("lookup-result");
-  const r = await api("/api/v1/callers/" + encodeURIComponent(who));
   out.replaceChildren();
+  const r = await api("/api/v1/callers/" + encodeURIComponent(who));
   if (r.status === 404) { out.appendChild(el("p", { class: "error" }, "Unknown caller: " + who)); return; }
   if (r.status !== 200) { out.appendChild(el("p", { class: "error" }, "Lookup failed (" + r.status + ")")); return; }
   const u = r.body.user;
