@@ -193,10 +193,6 @@ def test_parse_time_offset_object_is_fixed() -> None:
 
 
 def test_the_alertmanager_api_v2_array_is_read_as_a_webhook() -> None:
-    from datetime import UTC, datetime
-
-    from correlator.wire.decode import DecodeError, decode
-
     body = (
         b'[{"labels": {"alertname": "LinkDown", "topology_node": "wan-dallas-nyc"},'
         b' "startsAt": "2026-11-22T05:00:00Z"},'

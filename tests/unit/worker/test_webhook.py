@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.client
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -243,8 +245,6 @@ def test_200_concurrent_senders_are_all_answered_within_alertmanagers_timeout(
 ) -> None:
     """Alertmanager gives a webhook 10 s. Each answer waits for its flush; the group commit
     shares flushes between waiting requests, so 200 at once are answered well within it."""
-    import threading
-    import time
 
     class SlowFlush(MemoryProducer):
         flushes = 0
