@@ -12,14 +12,25 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from correlator.desk.subscriptions import SubscriptionDecodeError, decode_subscription
+from prometheus_client import CollectorRegistry
+
+from correlator.desk.api import Desk
+from correlator.desk.metrics import DeskCollector
+from correlator.desk.subscriptions import (
+    SubscriptionDecodeError,
+    decode_subscription,
+    subscriptions_topic,
+)
 from correlator.desk.view import DeskView
 from correlator.worker.config import WorkerConfig
-from correlator.worker.kafka.client import _only, client_options
+from correlator.worker.kafka.client import KafkaTopicAdmin, _only, client_options
+from correlator.worker.ports import TopicSpec
 from kafka import KafkaConsumer, TopicPartition
+from topology import Topology
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +49,7 @@ class IncidentsViewReader:
         incidents_topic: str,
         subscriptions_topic: str | None = None,
         config: WorkerConfig | None = None,
+        prepare: Callable[[], None] | None = None,
     ) -> None:
         """`config` gives the worker's client options (security...); `bootstrap` alone is
         enough for tests and tools."""
@@ -59,6 +71,7 @@ class IncidentsViewReader:
         self.view = view
         self.topics = [incidents_topic] + ([subscriptions_topic] if subscriptions_topic else [])
         self._incidents_topic = incidents_topic
+        self._prepare = prepare
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="correlator-desk-view", daemon=True)
         self.error: Exception | None = None
@@ -80,6 +93,9 @@ class IncidentsViewReader:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                if self._prepare is not None:
+                    self._prepare()
+                    self._prepare = None
                 self._read()
             except Exception as exc:  # the broker went away: start over, the view stays
                 self.error = exc
@@ -137,3 +153,51 @@ class IncidentsViewReader:
                 log.info("desk view: skipped a subscription record: %s", exc)
                 continue
             self.view.add_subscription(sub.incident, sub.user, sub.requested_at)
+
+
+@dataclass(slots=True)
+class DeskRuntime:
+    """What `open_desk` started: the desk for `HttpService`, the reader behind it."""
+
+    desk: Desk
+    reader: IncidentsViewReader
+    subscriptions_topic: str
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def open_desk(
+    config: WorkerConfig,
+    registry: CollectorRegistry,
+    topology: Callable[[], Topology | None],
+    *,
+    topic: str | None = None,
+) -> DeskRuntime:
+    """Start a worker's desk: its view of the incidents and subscriptions topics (read on a
+    thread), and the desk's process metrics on `registry`. The subscriptions topic
+    (`<group id>-subscriptions` unless `topic`) is created compacted when missing, from the
+    reader's thread, so a broker still starting delays the view, not the worker."""
+    name = subscriptions_topic(config.group_id, topic)
+    view = DeskView()
+    registry.register(DeskCollector(view, topology))
+
+    def prepare() -> None:
+        if not config.create_topics:
+            return
+        admin = KafkaTopicAdmin(config)
+        try:
+            compact = {"cleanup.policy": "compact"}
+            admin.ensure_topics([TopicSpec(name, 1, config.replication_factor, compact)])
+        finally:
+            admin.close()
+
+    reader = IncidentsViewReader(
+        view,
+        config=config,
+        incidents_topic=config.incidents_topic,
+        subscriptions_topic=name,
+        prepare=prepare,
+    ).start()
+    token = config.http_token.get_secret_value() if config.http_token else None
+    return DeskRuntime(Desk(view, topology, None, token), reader, name)
