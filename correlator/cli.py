@@ -252,33 +252,18 @@ def _topology_impact(args: argparse.Namespace) -> int:
 
     with using("topology", args.path, ExitCode.DATA):
         topology = load_topology(args.path)
-    failed: list[str] = []
-    for name in args.node:
-        node = name if name in topology.nodes else topology.resolve(name)
-        if node is None:
-            raise CommandError(f"{args.path}: no node or alias named {name!r}", ExitCode.DATA)
-        failed.append(node)
+    from correlator.desk.impact import UnknownNodeError, impact_document, resolve_nodes
+
+    try:
+        failed = resolve_nodes(topology, args.node)
+    except UnknownNodeError as err:
+        raise CommandError(f"{args.path}: {err}", ExitCode.DATA) from err
+    if args.json:
+        document = impact_document(topology, failed)
+        sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+        return ExitCode.OK
     found = topology.impact(failed)
     owners = sorted({o for n in failed if (o := topology.nodes[n].owner)})
-    if args.json:
-        sys.stdout.buffer.write(
-            orjson.dumps(
-                {
-                    "failed": failed,
-                    "services": list(found.services),
-                    "business_services": list(found.business_services),
-                    "user_groups": list(found.user_groups),
-                    "users": found.users,
-                    "sites": list(found.sites),
-                    "cost_per_hour": found.cost_per_hour,
-                    "currency": found.currency,
-                    "resolver_groups": owners,
-                },
-                option=orjson.OPT_INDENT_2,
-            )
-            + b"\n"
-        )
-        return ExitCode.OK
     from correlator.wire.render.text import describe_impact
 
     print(describe_impact(topology, failed, found, owners))

@@ -1,60 +1,63 @@
-"""`/metrics`, `/livez`, `/readyz` and `POST /webhook` on one port (CONTRACT §5), from a
-daemon thread.
+"""The worker's web service on one port: `/metrics`, `/livez`, `/readyz` (CONTRACT §5),
+`POST /webhook` (the HTTP input, CONTRACT §2), and the desk API and page (CONTRACT §6).
+
+FastAPI on uvicorn (docs/desk.md says why): one event loop serves every connection, so 200
+Alertmanager senders waiting for their acknowledgement hold 200 small coroutines, not 200
+threads, and the desk API's models give the OpenAPI document at `/openapi.json`.
 
 * `/livez`: 200 while the processing loop completed an iteration within the liveness timeout
   (restoring state counts), else 503: a stuck loop is restarted by Kubernetes.
-* `/readyz`: 200 once the topology is loaded, the worker has joined its group and the state of
-  every assigned partition is restored, else 503. A worker with no partitions (more workers
-  than partitions) is ready: it is a hot standby, and failing it would block rolling updates.
+* `/readyz`: 200 once the topology is loaded, the worker has joined its group, the state of
+  every assigned partition is restored and (with a desk) the desk view caught up with the
+  incidents topic, else 503. A worker with no partitions is ready: it is a hot standby.
 * `/metrics`: Prometheus text format (OpenMetrics when the scraper asks for it).
-* `POST /webhook`: the HTTP input (CONTRACT §2), for senders that cannot write to Kafka
-  (Alertmanager's `webhook_configs`): see `Webhook`.
-
-The bodies are small JSON documents saying why, for a human with curl.
 """
 
 from __future__ import annotations
 
-import hmac
-import io
+import contextlib
 import logging
 import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.message import Message as HTTPHeaders
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.exposition import choose_encoder
 
-from correlator.wire.decode import DecodeError, decode
-from correlator.worker.ports import Producer
-
-if TYPE_CHECKING:
-    from correlator.worker.config import WorkerConfig
+from correlator import __version__
+from correlator.desk.api import Desk, desk_router, token_ok
+from correlator.desk.subscriptions import Subscription, encode_subscription
+from correlator.worker.http_body import drain, read_limited
+from correlator.worker.webhook import Reply, Webhook
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhook"
-#: Paths counted under their own name in `correlator_http_requests_total`; others: "other".
 _PATHS = frozenset({"/", "/metrics", "/livez", "/healthz", "/readyz", WEBHOOK_PATH})
-#: A client that sends nothing for this long is disconnected (a slow body holds a thread).
-SOCKET_TIMEOUT = 30.0
-#: After answering without reading the body (401, 411, 413), read and drop at most this much
-#: of it, for at most this long, before closing: closing with unread input resets the
-#: connection, and the client could lose the answer.
-LINGER_BYTES = 16 * 1024 * 1024
-LINGER_SECONDS = 2.0
+_PREFIXES = (
+    ("/api/v1/incidents/", "/api/v1/incidents/{id}"),
+    ("/api/v1/callers/", "/api/v1/callers/{who}"),
+    ("/api/v1/", "/api/v1"),
+    ("/page/", "/page"),
+)
 
 _REQUEST_COUNTERS: weakref.WeakKeyDictionary[CollectorRegistry, Counter] = (
     weakref.WeakKeyDictionary()
 )
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def _requests_counter(registry: CollectorRegistry) -> Counter:
@@ -63,11 +66,22 @@ def _requests_counter(registry: CollectorRegistry) -> Counter:
     if counter is None:
         counter = _REQUEST_COUNTERS[registry] = Counter(
             "correlator_http_requests",
-            "HTTP requests answered, by path (known paths, else 'other') and status code.",
+            "HTTP requests answered, by path (known paths and API route shapes, else 'other') "
+            "and status code.",
             ["path", "code"],
             registry=registry,
         )
     return counter
+
+
+def path_label(path: str) -> str:
+    """A bounded label: ids in paths must not make one series per incident or caller."""
+    if path in _PATHS or path in ("/api/v1/incidents", "/openapi.json"):
+        return path
+    for prefix, label in _PREFIXES:
+        if path.startswith(prefix):
+            return label
+    return "other"
 
 
 @dataclass(slots=True)
@@ -88,6 +102,8 @@ class Health:
         self.assigned = 0
         self.stopping = False
         self.started = time.monotonic()
+        self.view_ready: Callable[[], bool] | None = None
+        """Set when a desk view is served: not ready until it caught up."""
 
     def beat(self) -> None:
         self.heartbeat = time.monotonic()
@@ -106,255 +122,235 @@ class Health:
             "state_restored": not self.restoring,
             "not_stopping": not self.stopping,
         }
+        if self.view_ready is not None:
+            checks["desk_view_caught_up"] = self.view_ready()
         detail: dict[str, Any] = {"checks": checks, "assigned_partitions": self.assigned}
         if self.restoring:
             detail["restoring_partitions"] = sorted(self.restoring)
         return _Status(ok=all(checks.values()), detail=detail)
 
 
-@dataclass(slots=True)
-class _Reply:
-    code: int
-    body: dict[str, Any]
-    read_body: bool = True
-    """False: the request body was left unread (the connection is closed after a linger)."""
-    headers: tuple[tuple[str, str], ...] = ()
+@dataclass(frozen=True, slots=True)
+class HttpLimits:
+    """What one worker's web service accepts at most: each bound keeps a flood from taking
+    memory or file descriptors the processing loop needs."""
+
+    limit_concurrency: int = 1000
+    """Connections plus requests in progress; beyond it uvicorn answers 503 at once. Well
+    above the 200 concurrent Alertmanager senders it is sized for."""
+    timeout_keep_alive: int = 15
+    """An idle kept-alive connection is closed after this many seconds; Alertmanager reuses
+    connections, and 15 s spans its typical group_interval bursts without hoarding sockets."""
+    h11_max_incomplete_event_size: int = 64 * 1024
+    """Request line plus headers at most: no legitimate sender needs more."""
+    backlog: int = 2048
+    """Connections the kernel queues before uvicorn accepts them (a burst of senders)."""
+    timeout_graceful_shutdown: int = 5
+    """On close, requests in progress get this long to finish."""
 
 
-class Webhook:
-    """`POST /webhook`: one CONTRACT §2 message per request, produced unchanged to the alerts
-    topic, so it takes the same path as a message written to Kafka (decode, route, correlate).
+class _WebhookSlot:
+    """`POST /webhook` answers 503 until the worker opens it (once its topics exist)."""
 
-    * The body is checked with `correlator.wire.decode.decode` first: a message that cannot be
-      read is refused with 400 and the DecodeError's code and reason; nothing is written (the
-      dead-letter topic stays the path for Kafka input, whose sender is not there to answer).
-    * 200 only once the record is acknowledged (acks=all): a produce that fails or is not
-      acknowledged within `http_produce_timeout` answers 503, and Alertmanager retries.
-      A timed-out record may still be delivered later; the retry then duplicates it, which the
-      engine absorbs (the same alert again changes nothing).
-    * Key: the webhook's `groupKey` (one Alertmanager group stays in order on one partition),
-      else none.
-    * `http_token` set: `Authorization: Bearer <token>` is required (401 otherwise).
+    webhook: Webhook | None = None
 
-    The producer is the HTTP thread's own (built by `producer_factory`, the worker's
-    `Clients.producer`, on first use: same client library and settings as the loop's), never
-    the loop's. Requests are served one at a time by a lock: the Producer port is not
-    thread-safe (`flush` waits for the records *it* sent). A producer that failed is replaced.
-    """
+
+class _CountRequests:
+    """Counts every answer by path shape and status code (pure ASGI: sees uvicorn-level
+    answers of the app, including FastAPI's 404/405/422)."""
+
+    def __init__(self, app: ASGIApp, counter: Counter) -> None:
+        self.app = app
+        self.counter = counter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        label = path_label(scope.get("path", ""))
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.counter.labels(label, str(message["status"])).inc()
+            await send(message)
+
+        await self.app(scope, receive, counted)
+
+
+def _json(body: dict[str, Any], code: int, headers: dict[str, str] | None = None) -> Response:
+    sent = {"Cache-Control": "no-store", **(headers or {})}
+    return Response(orjson.dumps(body) + b"\n", code, sent, "application/json")
+
+
+def build_app(
+    registry: CollectorRegistry,
+    health: Health,
+    *,
+    desk: Desk | None = None,
+    webhook: _WebhookSlot | None = None,
+) -> FastAPI:
+    """The whole web service as one ASGI app (usable with any ASGI server or test client)."""
+    slot = webhook or _WebhookSlot()
+    app = FastAPI(
+        title="correlator",
+        version=__version__,
+        description="Incident correlation worker: health, metrics, the HTTP input and the "
+        "service desk API (CONTRACT §5, §2, §6).",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.webhook_slot = slot
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(registry), 200, {"Cache-Control": "no-store"}, content_type)
+
+    def status(s: _Status) -> Response:
+        return _json({"ok": s.ok, **s.detail}, 200 if s.ok else 503)
+
+    @app.get("/livez", include_in_schema=False)
+    @app.get("/healthz", include_in_schema=False)
+    async def livez() -> Response:
+        return status(health.live())
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        return status(health.ready())
+
+    @app.post(WEBHOOK_PATH, summary="The HTTP input: one Alertmanager/PagerDuty/native message")
+    async def webhook_in(request: Request) -> Response:
+        hook = slot.webhook
+        if hook is None:
+            return _json({"ok": False, "reason": "starting: input not open yet"}, 503)
+        if not token_ok(request.headers.get("authorization"), hook.token):
+            refused = Reply(
+                401,
+                {"ok": False, "reason": "missing or wrong bearer token"},
+                (("WWW-Authenticate", 'Bearer realm="correlator"'),),
+            )
+            return await _refuse(request, refused)
+        body = await read_limited(request, hook.max_bytes)
+        if isinstance(body, Reply):
+            return _reply(body)
+        return _reply(await hook.accept(body))
+
+    if desk is not None:
+        health.view_ready = lambda: desk.view.ready
+        app.include_router(desk_router(desk))
+    else:
+
+        @app.get("/", include_in_schema=False)
+        async def index() -> Response:
+            body = b"correlator: /metrics /livez /readyz, POST /webhook\n"
+            return Response(body, 200, media_type="text/plain; charset=utf-8")
+
+    counted = _CountRequests(app, _requests_counter(registry))
+    app.state.counted = counted
+    return app
+
+
+async def _refuse(request: Request, reply: Reply) -> Response:
+    """Answer without using the body, after reading and dropping it (bounded): closing a
+    connection with unread input resets it, and the client could lose the answer."""
+    closing = await drain(request)
+    return _reply(reply, close=closing)
+
+
+def _reply(reply: Reply, *, close: bool = False) -> Response:
+    headers = dict(reply.headers)
+    if close:
+        headers["Connection"] = "close"
+    return _json(reply.body, reply.code, headers)
+
+
+def _bind(host: str, port: int, backlog: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # A restarted worker must be able to bind again at once.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+class HttpService:
+    """Serves `build_app` with uvicorn on a daemon thread until `close()`. Binds in the
+    constructor (raises OSError when the port is taken), so port 0 gives `.port` at once."""
 
     def __init__(
         self,
-        producer_factory: Callable[[], Producer],
-        topic: str,
+        registry: CollectorRegistry,
+        health: Health,
+        host: str,
+        port: int,
         *,
-        max_bytes: int,
-        token: str | None = None,
-        timeout: float = 5.0,
+        desk: Desk | None = None,
+        subscriptions_topic: str | None = None,
+        limits: HttpLimits = HttpLimits(),
     ) -> None:
-        self._factory = producer_factory
-        self.topic = topic
-        self.max_bytes = max_bytes
-        self._token = token.encode() if token else None
-        self.timeout = timeout
-        self._producer: Producer | None = None
-        self._lock = threading.Lock()
-
-    @classmethod
-    def from_config(cls, config: WorkerConfig, producer_factory: Callable[[], Producer]) -> Webhook:
-        token = config.http_token.get_secret_value() if config.http_token else None
-        return cls(
-            producer_factory,
-            config.alerts_topic,
-            max_bytes=config.max_message_bytes,
-            token=token,
-            timeout=config.http_produce_timeout.total_seconds(),
+        self._slot = _WebhookSlot()
+        self._desk = desk
+        self._subscriptions_topic = subscriptions_topic
+        app = build_app(registry, health, desk=desk, webhook=self._slot)
+        self._socket = _bind(host, port, limits.backlog)
+        self.port: int = self._socket.getsockname()[1]
+        config = uvicorn.Config(
+            app.state.counted,
+            http="h11",
+            loop="asyncio",
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            limit_concurrency=limits.limit_concurrency,
+            timeout_keep_alive=limits.timeout_keep_alive,
+            h11_max_incomplete_event_size=limits.h11_max_incomplete_event_size,
+            backlog=limits.backlog,
+            timeout_graceful_shutdown=limits.timeout_graceful_shutdown,
         )
-
-    def handle(self, headers: HTTPHeaders, rfile: io.BufferedIOBase) -> _Reply:
-        if self._token is not None:
-            given = (headers.get("Authorization") or "").encode()
-            if not hmac.compare_digest(given, b"Bearer " + self._token):
-                reason = "missing or wrong bearer token"
-                challenge = (("WWW-Authenticate", 'Bearer realm="correlator"'),)
-                return _Reply(401, {"ok": False, "reason": reason}, False, challenge)
-        if headers.get("Transfer-Encoding"):
-            return _Reply(411, {"ok": False, "reason": "send Content-Length, not chunks"}, False)
-        length_text = headers.get("Content-Length")
-        if length_text is None:
-            return _Reply(411, {"ok": False, "reason": "Content-Length is required"}, False)
-        if not (length_text.strip().isascii() and length_text.strip().isdigit()):
-            return _Reply(400, {"ok": False, "reason": "bad Content-Length"}, False)
-        length = int(length_text)
-        if length > self.max_bytes:
-            reason = f"body is {length} bytes, over the {self.max_bytes} byte limit"
-            return _Reply(413, {"ok": False, "code": "too_large", "reason": reason}, False)
-        try:
-            body = rfile.read(length)
-        except OSError as exc:
-            return _Reply(400, {"ok": False, "reason": f"reading the body: {exc}"}, False)
-        if len(body) != length:
-            return _Reply(400, {"ok": False, "reason": "body shorter than Content-Length"})
-        return self.accept(body)
-
-    def accept(self, body: bytes) -> _Reply:
-        """Check, produce and flush one message (the body is read)."""
-        try:
-            alerts = decode(body, received_at=datetime.now(UTC), max_bytes=self.max_bytes)
-        except DecodeError as exc:
-            log.info("webhook: refused a message: %s: %s", exc.code, exc.reason)
-            return _Reply(400, {"ok": False, "code": exc.code, "reason": exc.reason})
-        group_key = orjson.loads(body).get("groupKey")
-        key = str(group_key).encode() if group_key is not None else None
-        if not self._lock.acquire(timeout=self.timeout):
-            return _Reply(503, {"ok": False, "reason": "busy: an earlier request is still sending"})
-        try:
-            try:
-                if self._producer is None:
-                    self._producer = self._factory()
-                self._producer.send(self.topic, partition=None, key=key, value=body)
-                self._producer.flush(self.timeout)
-            except Exception as exc:  # ProduceError, or a client error it did not wrap
-                log.warning("webhook: could not write to %s: %s", self.topic, exc)
-                self._discard_producer()
-                return _Reply(503, {"ok": False, "reason": f"not written to Kafka: {exc}"})
-        finally:
-            self._lock.release()
-        return _Reply(200, {"ok": True, "alerts": len(alerts)})
-
-    def _discard_producer(self) -> None:
-        """Drop a producer that failed (it may be unusable for good, e.g. a fatal idempotence
-        error); close it in the background so the next request does not wait."""
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            threading.Thread(target=_close_quietly, args=(producer,), daemon=True).start()
-
-    def close(self) -> None:
-        with self._lock:
-            producer, self._producer = self._producer, None
-        if producer is not None:
-            _close_quietly(producer)
-
-
-def _close_quietly(producer: Producer) -> None:
-    try:
-        producer.close()
-    except Exception as exc:
-        log.warning("closing the webhook producer: %s", exc)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    timeout = SOCKET_TIMEOUT
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path == "/metrics":
-            encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-            body = encoder(self.server.registry)
-            self._send(200, body, content_type)
-        elif path in ("/livez", "/healthz"):
-            self._status(self.server.health.live())
-        elif path == "/readyz":
-            self._status(self.server.health.ready())
-        elif path == "/":
-            body = b"correlator: /metrics /livez /readyz, POST /webhook\n"
-            self._send(200, body, "text/plain; charset=utf-8")
-        elif path == WEBHOOK_PATH:
-            self._send(405, b"POST only\n", "text/plain; charset=utf-8", (("Allow", "POST"),))
-        else:
-            self._send(404, b"not found\n", "text/plain; charset=utf-8")
-
-    def do_POST(self) -> None:
-        path = self.path.split("?", 1)[0]
-        webhook = self.server.webhook
-        if path != WEBHOOK_PATH:
-            reply = _Reply(404, {"ok": False, "reason": "not found"}, False)
-        elif webhook is None:
-            reply = _Reply(503, {"ok": False, "reason": "starting: input not open yet"}, False)
-        else:
-            reply = webhook.handle(self.headers, self.rfile)
-        body = orjson.dumps(reply.body) + b"\n"
-        self._send(reply.code, body, "application/json", reply.headers)
-        if not reply.read_body:
-            self._linger()
-
-    def _linger(self) -> None:
-        """Answered without reading the body: read and drop what the client still sends
-        (bounded), so that closing does not reset the connection under the answer."""
-        self.close_connection = True
-        try:
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_WR)
-            self.connection.settimeout(LINGER_SECONDS)
-            left = LINGER_BYTES
-            while left > 0:
-                chunk = self.rfile.read1(min(left, 65536))
-                if not chunk:
-                    break
-                left -= len(chunk)
-        except OSError:
-            pass
-
-    def _status(self, status: _Status) -> None:
-        body = orjson.dumps({"ok": status.ok, **status.detail}) + b"\n"
-        self._send(200 if status.ok else 503, body, "application/json")
-
-    def _send(
-        self, code: int, body: bytes, content_type: str, headers: tuple[tuple[str, str], ...] = ()
-    ) -> None:
-        path = self.path.split("?", 1)[0]
-        self.server.requests.labels(path if path in _PATHS else "other", str(code)).inc()
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        for name, value in headers:
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("http: " + format, *args)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # A restarted worker must be able to bind again at once.
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], registry: CollectorRegistry, health: Health):
-        self.registry = registry
-        self.health = health
-        self.requests = _requests_counter(registry)
-        self.webhook: Webhook | None = None
-        super().__init__(address, _Handler)
-
-
-class HealthServer:
-    """Serves the endpoints until `close()`. Port 0 picks a free port (`.port`). `POST
-    /webhook` answers 503 until `open_webhook` (the worker opens it once its topics exist)."""
-
-    def __init__(self, registry: CollectorRegistry, health: Health, host: str, port: int) -> None:
-        self._server = _Server((host, port), registry, health)
-        self.port: int = self._server.server_address[1]
+        self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.2},
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
             name="correlator-http",
             daemon=True,
         )
 
-    def start(self) -> HealthServer:
+    def start(self) -> HttpService:
         self._thread.start()
         return self
 
     def open_webhook(self, webhook: Webhook) -> None:
-        self._server.webhook = webhook
+        """Open the HTTP input and, with a desk and a subscriptions topic, subscriptions:
+        both go through the webhook's acknowledged sender (one producer for the HTTP side)."""
+        self._slot.webhook = webhook
+        topic = self._subscriptions_topic
+        if self._desk is None or topic is None:
+            return
+        sender = webhook.sender
+
+        async def subscribe(subscription: Subscription) -> None:
+            key, value = encode_subscription(subscription)
+            await sender.send(topic, key, value)
+
+        self._desk.subscribe = subscribe
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-        webhook, self._server.webhook = self._server.webhook, None
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        with contextlib.suppress(OSError):
+            self._socket.close()
+        webhook, self._slot.webhook = self._slot.webhook, None
         if webhook is not None:
-            webhook.close()  # waits for a request still sending
+            webhook.close()  # sends what is queued first
+
+
+#: The name the worker has always used; same constructor and methods.
+HealthServer = HttpService
+
+__all__ = ["Health", "HealthServer", "HttpLimits", "HttpService", "Webhook", "build_app"]

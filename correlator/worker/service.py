@@ -13,16 +13,20 @@ import signal
 import sys
 from collections.abc import Callable, Mapping
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import orjson
 
 from correlator.core.model import IncidentRecord
 from correlator.worker.config import ConfigError, WorkerConfig, load_config
-from correlator.worker.http import Health, HealthServer, Webhook
+from correlator.worker.http import Health, HttpService, Webhook
 from correlator.worker.logs import setup_logging
 from correlator.worker.loop import Worker
 from correlator.worker.metrics import Metrics
 from correlator.worker.ports import Clients
+
+if TYPE_CHECKING:
+    from correlator.worker.kafka.incidents_view import DeskRuntime
 
 log = logging.getLogger("correlator.worker.loop")
 
@@ -61,8 +65,14 @@ def serve(
     metrics: Metrics | None = None,
     on_update: Callable[[IncidentRecord], None] | None = None,
     worker_ready: Callable[[Worker], None] | None = None,
+    desk: bool | None = None,
 ) -> int:
-    """Run a worker with its HTTP endpoints until SIGTERM/SIGINT (or `worker.stop()`)."""
+    """Run a worker with its HTTP endpoints until SIGTERM/SIGINT (or `worker.stop()`).
+
+    `desk` (default: when the clients are real Kafka clients) also serves the desk API and page
+    from this worker's own view of the incidents topic."""
+    if desk is None:
+        desk = clients is None
     if clients is None:
         clients = kafka_clients(config)
     metrics = metrics or Metrics()
@@ -74,10 +84,20 @@ def serve(
         return 2
     if install_signals:
         install_signal_handlers(worker)
+    runtime = _open_desk(config, metrics, worker) if desk else None
     try:
-        server = HealthServer(metrics.registry, health, config.http_host, config.http_port)
+        server = HttpService(
+            metrics.registry,
+            health,
+            config.http_host,
+            config.http_port,
+            desk=runtime.desk if runtime else None,
+            subscriptions_topic=runtime.subscriptions_topic if runtime else None,
+        )
     except OSError as exc:
         log.error("cannot serve on %s:%d: %s", config.http_host, config.http_port, exc)
+        if runtime is not None:
+            runtime.close()
         return 2
     server.start()
     log.info("serving /metrics /livez /readyz on %s:%d", config.http_host, server.port)
@@ -95,6 +115,14 @@ def serve(
         return worker.run()
     finally:
         server.close()
+        if runtime is not None:
+            runtime.close()
+
+
+def _open_desk(config: WorkerConfig, metrics: Metrics, worker: Worker) -> DeskRuntime:
+    from correlator.worker.kafka.incidents_view import open_desk  # noqa: PLC0415 - Kafka client
+
+    return open_desk(config, metrics.registry, lambda: worker.topology)
 
 
 def main(config_path: str | None = None, environ: Mapping[str, str] | None = None) -> int:

@@ -19,8 +19,10 @@ format                     detected by (first hit wins)                         
                            `timestamp`
 =========================  =====================================================  ==========
 
-One message is one JSON object; a top-level array is not a batch (an Alertmanager webhook
-already carries many alerts). Anything that cannot be read raises `DecodeError`, whose `code`
+One message is one JSON object, or the body of Alertmanager's `POST /api/v2/alerts` (what
+Prometheus sends): a non-empty array of alert objects with `labels`, read as a webhook's
+`alerts[]`. Any other top-level array is refused (an Alertmanager webhook already carries
+many alerts). Anything that cannot be read raises `DecodeError`, whose `code`
 is one of not_json | unknown_shape | bad_timestamp | too_large | invalid_field and whose
 `reason` is a sentence naming the problem; the caller dead-letters the message and carries on.
 
@@ -126,6 +128,8 @@ def detect(obj: object) -> str:
 
 def decode_object(obj: object, *, received_at: datetime) -> list[Alert]:
     """Decode one already-parsed message (for callers that parsed the JSON themselves)."""
+    if _is_api_v2_alerts(obj):
+        obj = {"alerts": obj}
     if not isinstance(obj, dict):
         raise _unknown(obj)
     if received_at.tzinfo is not UTC:
@@ -150,6 +154,15 @@ def _size(raw: bytes | bytearray | memoryview | str, max_bytes: int) -> int:
     if isinstance(raw, memoryview):
         return raw.nbytes
     return len(raw)
+
+
+def _is_api_v2_alerts(obj: object) -> bool:
+    """`[{"labels": {...}, ...}, ...]`: the array Alertmanager's API v2 accepts."""
+    return (
+        isinstance(obj, list)
+        and bool(obj)
+        and all(isinstance(item, dict) and isinstance(item.get("labels"), dict) for item in obj)
+    )
 
 
 def decode(

@@ -135,12 +135,17 @@ def describe(incident: Incident, graph: Topology, tally: _Tally | None = None) -
     if root is not None:
         parts.append(f"Probable cause: {root.name} ({round(root.confidence * 100)}% sure). ")
         parts.append(root.reason)
+    # Say for whom: a WAN outage takes CRM away from one office, not from everyone.
+    where = f" for the {sites[0]}" if len(sites) == 1 else f" for {_join(sites)}" if sites else ""
     if affected.business_services:
         services = _join([_name(graph.nodes, b) for b in affected.business_services], limit=5)
-        parts.append(f" Services unavailable: {services}.")
+        state = "at risk" if at_risk else "unavailable"
+        parts.append(f" Services {state}{where}: {services}.")
     if affected.user_groups:
         groups = _join([_name(graph.nodes, g) for g in affected.user_groups], limit=5)
-        parts.append(f" {affected.users} people affected: {groups}")
+        people = "person" if affected.users == 1 else "people"
+        hit = "at risk (they can still work)" if at_risk else "affected"
+        parts.append(f" {affected.users} {people} {hit}: {groups}")
         parts.append(f" at {_join(sites, limit=5)}." if sites else ".")
     elif root is not None and root.node is not None:
         parts.append(" No users are affected.")
@@ -148,7 +153,8 @@ def describe(incident: Incident, graph: Topology, tally: _Tally | None = None) -
         parts.append(f" Assigned to {_name(graph.teams, verdict.assignment_group)}.")
     parts.append(f" {tally.active} of {len(incident.alerts)} alerts firing.")
     if incident.reopened:
-        parts.append(f" Reopened {incident.reopened} time(s).")
+        times = "once" if incident.reopened == 1 else f"{incident.reopened} times"
+        parts.append(f" Reopened {times}.")
     return title, "".join(parts).strip()
 
 

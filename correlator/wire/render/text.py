@@ -71,7 +71,8 @@ def describe_update(record: IncidentRecord, *, names: dict[str, str] | None = No
     if affected.users:
         groups = ", ".join(label(g, g) or g for g in affected.user_groups)
         sites = ", ".join(label(s, s) or s for s in affected.sites)
-        lines.append(f"{pad}Who is affected: {affected.users} people ({groups}) at {sites}")
+        at = f" at {sites}" if sites else ""
+        lines.append(f"{pad}Who is affected: {affected.users} people ({groups}){at}")
     else:
         lines.append(f"{pad}Who is affected: nobody; no user group depends on it")
     if affected.business_services:
@@ -116,11 +117,17 @@ def describe_impact(topology: Any, failed: Sequence[str], found: Any, owners: Se
     names = ", ".join(f"{nodes[n].name} ({n})" for n in failed)
     lines = [f"If {names} fails:"]
     if found.users:
-        lines.append(f"  People affected: {found.users} in {len(found.user_groups)} groups")
+        count = len(found.user_groups)
+        lines.append(
+            f"  People affected: {found.users} in {count} group{'' if count == 1 else 's'}"
+        )
         for group in found.user_groups:
             info = nodes[group]
             site = topology.sites[info.site].name if info.site in topology.sites else info.site
-            lines.append(f"    - {info.name} ({group}): {info.users} people at {site or '?'}")
+            # A group without a site (remote staff) is not "at ?": it is nowhere in particular.
+            at = f" at {site}" if site else ""
+            people = "person" if info.users == 1 else "people"
+            lines.append(f"    - {info.name} ({group}): {info.users} {people}{at}")
     else:
         lines.append("  People affected: nobody")
     if found.business_services:

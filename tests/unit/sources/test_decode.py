@@ -190,3 +190,22 @@ def test_parse_time_rejects(text: object) -> None:
 def test_parse_time_offset_object_is_fixed() -> None:
     got = parse_time("2026-11-22T06:00:00+01:00", "t")
     assert got == datetime(2026, 11, 22, 6, tzinfo=timezone(timedelta(hours=1)))
+
+
+def test_the_alertmanager_api_v2_array_is_read_as_a_webhook() -> None:
+    body = (
+        b'[{"labels": {"alertname": "LinkDown", "topology_node": "wan-dallas-nyc"},'
+        b' "startsAt": "2026-11-22T05:00:00Z"},'
+        b' {"labels": {"alertname": "DiskFull", "host": "db1"}, "annotations": {}}]'
+    )
+    now = datetime(2026, 11, 22, 5, 1, tzinfo=UTC)
+    alerts = decode(body, received_at=now)
+    assert [a.name for a in alerts] == ["LinkDown", "DiskFull"]
+    assert alerts[1].starts_at == now  # no startsAt: the arrival time
+    for refused in (b"[]", b'[{"labels": {"a": "b"}}, 3]', b'[{"name": "x"}]'):
+        try:
+            decode(refused, received_at=now)
+        except DecodeError as exc:
+            assert exc.code in ("unknown_shape", "invalid_field")
+        else:
+            raise AssertionError(refused)

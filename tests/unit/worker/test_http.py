@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import urllib.error
 import urllib.request
 
@@ -9,7 +10,7 @@ import orjson
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from correlator.worker.http import Health, HealthServer
+from correlator.worker.http import Health, HealthServer, HttpLimits, HttpService
 from correlator.worker.metrics import EngineSnapshot, LagSnapshot, Metrics
 from correlator.worker.ports import TP
 
@@ -83,3 +84,22 @@ def test_metric_names_follow_conventions_and_carry_no_per_incident_labels() -> N
     assert families["correlator_people_affected"].samples[0].value == 120
     opened = {s.labels["priority"]: s.value for s in families["correlator_open_incidents"].samples}
     assert opened["1"] == 2 and opened["5"] == 0
+
+
+def test_the_server_is_bounded() -> None:
+    limits = HttpLimits(h11_max_incomplete_event_size=8 * 1024)
+    server = HttpService(Metrics().registry, Health(), "127.0.0.1", 0, limits=limits).start()
+    try:
+        # Headers that never end: refused once they pass the bound, not buffered for ever.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: " + b"x" * 16 * 1024)
+            assert sock.recv(100).startswith(b"HTTP/1.1 4")
+        assert _get(server.port, "/livez")[0] == 200
+        # Ids in paths do not make one series per incident or caller.
+        _get(server.port, "/api/v1/incidents/INC-1")
+        _get(server.port, "/api/v1/callers/alice")
+        body = _get(server.port, "/metrics")[1].decode()
+        assert 'path="/api/v1/incidents/{id}"' in body and "INC-1" not in body
+        assert 'path="/api/v1/callers/{who}"' in body and "alice" not in body
+    finally:
+        server.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.client
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,7 +73,11 @@ class Served:
             else:
                 conn.request("POST", path, body=body, headers=sent)
             response = conn.getresponse()
-            return response.status, orjson.loads(response.read())
+            raw = response.read()
+            try:
+                return response.status, orjson.loads(raw)
+            except orjson.JSONDecodeError:  # refused by the HTTP parser itself (bad header)
+                return response.status, {"raw": raw.decode()}
         finally:
             conn.close()
 
@@ -201,3 +207,80 @@ def test_the_input_is_closed_until_the_worker_opened_it(tmp_path: Path) -> None:
         conn.close()
     finally:
         server.close()
+
+
+def test_a_chunked_body_is_accepted_and_limited(served: Served) -> None:
+    def chunked(body: bytes) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", served.server.port, timeout=10)
+        try:
+            pieces = [body[i : i + 1000] for i in range(0, len(body), 1000)]
+            conn.request(
+                "POST",
+                "/webhook",
+                body=iter(pieces),
+                headers={"Authorization": f"Bearer {TOKEN}", "Transfer-Encoding": "chunked"},
+                encode_chunked=True,
+            )
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    code, answer = chunked(FIRING)
+    assert code == 200 and orjson.loads(answer)["alerts"] == 2
+    limit = served.harness.config.max_message_bytes
+    code, answer = chunked(b" " * (limit + 5000))
+    assert code == 413 and orjson.loads(answer)["code"] == "too_large"
+    assert served.alerts_written() == [(b'{}:{alertname="DatabaseDown"}', FIRING)]
+
+
+def test_the_alertmanager_api_v2_array_is_accepted(served: Served) -> None:
+    body = orjson.dumps([a for a in orjson.loads(FIRING)["alerts"]])
+    assert served.post(body) == (200, {"ok": True, "alerts": 2})
+    assert served.alerts_written() == [(None, body)]
+
+
+def test_200_concurrent_senders_are_all_answered_within_alertmanagers_timeout(
+    served: Served,
+) -> None:
+    """Alertmanager gives a webhook 10 s. Each answer waits for its flush; the group commit
+    shares flushes between waiting requests, so 200 at once are answered well within it."""
+
+    class SlowFlush(MemoryProducer):
+        flushes = 0
+
+        def flush(self, timeout: float) -> None:
+            time.sleep(0.02)  # a broker round trip with acks=all
+            SlowFlush.flushes += 1
+            super().flush(timeout)
+
+    served.server.open_webhook(
+        Webhook(
+            lambda: SlowFlush(served.harness.broker),
+            served.harness.config.alerts_topic,
+            max_bytes=100_000,
+        )
+    )
+    results: list[tuple[int, float]] = []
+    lock = threading.Lock()
+    start = threading.Barrier(200)
+
+    def send() -> None:
+        start.wait()
+        began = time.monotonic()
+        code, _ = served.post(FIRING, token=None)
+        with lock:
+            results.append((code, time.monotonic() - began))
+
+    threads = [threading.Thread(target=send) for _ in range(200)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == 200
+    assert {code for code, _ in results} == {200}
+    slowest = max(seconds for _, seconds in results)
+    assert slowest < 10, slowest
+    # One after the other this would take 200 flushes (4 s of round trips alone).
+    assert SlowFlush.flushes < 100, SlowFlush.flushes
+    assert len(served.alerts_written()) == 200
