@@ -97,7 +97,8 @@ def _open_out(path: str) -> Iterator[IO[bytes]]:
 
 def _replay(args: argparse.Namespace) -> int:
     from correlator.core.engine import Correlator
-    from correlator.core.settings import load_settings
+    from correlator.wire.render.record import build_record
+    from correlator.wire.rules_file import load_settings
     from topology import TopologyError, load_topology
     from topology.loader import example_topology_path
 
@@ -116,7 +117,7 @@ def _replay(args: argparse.Namespace) -> int:
         bad.append(line)
         print(f"{args.input}:{line.number}: skipped ({line.code}): {line.reason}", file=sys.stderr)
 
-    engine = Correlator(topology, settings)
+    engine = Correlator(topology, settings, render=build_record)
     count = 0
     with _open_in(args.input) as source, _open_out(args.output) as sink:
         for update in replay_updates(engine, source, on_error=report, drain=not args.no_drain):

@@ -116,9 +116,10 @@ def _default_decoder() -> Decoder:
 
 def _default_engine_factory() -> EngineFactory:
     from correlator.core.engine import Correlator  # noqa: PLC0415
+    from correlator.wire.render.record import build_record  # noqa: PLC0415
 
     def build(topology: Any, settings: EngineSettings) -> Engine:
-        return Correlator(topology, settings)
+        return Correlator(topology, settings, render=build_record)
 
     return build
 
