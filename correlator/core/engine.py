@@ -169,11 +169,7 @@ class Correlator:
 
 def _hold_down(st: Store, timer: Timer) -> bool:
     inc = st.incidents.get(timer.key)
-    if inc is None or inc.status != IncidentPhase.OPEN:
-        return False
-    before = inc.status
-    lifecycle.resolve(st, inc, timer.when)
-    return inc.status != before
+    return inc is not None and lifecycle.resolve(st, inc, timer.when)
 
 
 def _forget(st: Store, timer: Timer) -> bool:

@@ -155,15 +155,16 @@ def maybe_quiet(st: Store, inc: Incident, since: datetime) -> None:
         st.timers.schedule(timers_for(inc, st.settings))
 
 
-def resolve(st: Store, inc: Incident, at: datetime) -> None:
-    """The hold-down timer: resolve `inc` if it is still quiet and the hold-down has passed."""
+def resolve(st: Store, inc: Incident, at: datetime) -> bool:
+    """The hold-down timer: resolve `inc` if it is still quiet and the hold-down has passed
+    (True when it did)."""
     if (
         inc.status != IncidentPhase.OPEN
         or inc.quiet_since is None
         or inc.has_active
         or inc.quiet_since + st.settings.lifecycle.hold_down > at
     ):
-        return
+        return False
     resolved_at = inc.quiet_since
     assess.accrue(inc, resolved_at)
     inc.cost_since = None
@@ -179,6 +180,7 @@ def resolve(st: Store, inc: Incident, at: datetime) -> None:
     st.timers.schedule(timers_for(inc, st.settings))
     st.touch(inc, Change.RESOLVED)
     st.counters["incidents_resolved"] += 1
+    return True
 
 
 def unindex_resolved(st: Store, inc: Incident) -> None:

@@ -55,7 +55,7 @@ class AlertState:
     def active(self) -> bool:
         """Counts as firing for correlation: firing, or flapping (a flapping alert's resolves are
         not trusted until it settles)."""
-        return self.status == "firing" or self.flapping
+        return self.status == AlertPhase.FIRING or self.flapping
 
     def to_dict(self) -> dict[str, Any]:
         return {
