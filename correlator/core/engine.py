@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from correlator.core import alerts, lifecycle, membership, persist, publish
+from correlator.core import alerts as events
+from correlator.core import lifecycle, membership, persist, publish
 from correlator.core.keys import META
 from correlator.core.model import Alert, IncidentPhase, TimerKind, utc
 from correlator.core.persist import StateValue
@@ -112,15 +113,15 @@ class Correlator:
         """Take one alert at event time `now`; return the incident updates it causes."""
         return self.ingest_many(((alert, now),))
 
-    def ingest_many(self, alerts_: Iterable[tuple[Alert, datetime]]) -> list[IncidentUpdate]:
+    def ingest_many(self, alerts: Iterable[tuple[Alert, datetime]]) -> list[IncidentUpdate]:
         """Take the alerts of one message (a webhook carries many) and publish once per
         incident at the end, so a webhook clearing ten alerts makes one update, not ten."""
         updates: list[IncidentUpdate] = []
         now: datetime | None = None
-        for alert, at in alerts_:
+        for alert, at in alerts:
             now = self._advance(at)
             updates.extend(self._run_timers(now))
-            alerts.apply(self._st, alert, now)
+            events.apply(self._st, alert, now)
         if now is not None:
             updates.extend(publish.publish(self._st, now))
         return updates
@@ -185,12 +186,12 @@ def _stale(st: Store, timer: Timer) -> bool:
 
 
 def _settle(st: Store, timer: Timer) -> bool:
-    alerts.settle(st, timer.key, timer.when)
+    events.settle(st, timer.key, timer.when)
     return True
 
 
 def _unmute(st: Store, timer: Timer) -> bool:
-    return alerts.unmute(st, timer.key, timer.when)
+    return events.unmute(st, timer.key, timer.when)
 
 
 #: What each kind of timer does; True when it may have left something to publish.
