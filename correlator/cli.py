@@ -1,26 +1,61 @@
-"""The `correlator` command (CONTRACT §4)."""
+"""The `correlator` command: run, replay, demo, topology check/impact (docs/cli.md).
+
+Every failure the user can fix ends in one line on stderr, `correlator COMMAND: what and
+where`, and an exit code from `ExitCode`; a traceback means a bug in the correlator.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO
 
 import orjson
 
+from correlator import __version__
+from correlator.cli_errors import CommandError, ExitCode, explain, using
+from correlator.errors import CorrelatorError
 from correlator.replay import BadLine, replay_updates
+from topology import TopologyError
+
+log = logging.getLogger(__name__)
+
+NO_TOPOLOGY = (
+    "no topology given: set CORRELATOR_TOPOLOGY or `topology:` in the --config file "
+    "(only `correlator demo` uses the bundled example organisation)"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
-        parser.print_help()
-        return 2
-    code: int = args.handler(args)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error argparse already printed
+        return done.code if isinstance(done.code, int) else ExitCode.USAGE
+    if args.handler is None:  # `correlator` or `correlator topology` alone: say what there is
+        args.help_for.print_help()
+        return ExitCode.OK
+    name = f"correlator {args.name}"
+    try:
+        code: int = args.handler(args)
+    except CommandError as err:
+        print(f"{name}: {err}", file=sys.stderr)
+        return err.code
+    except BrokenPipeError:
+        return _closed_stdout()
+    except TopologyError as err:
+        print(f"{name}: {explain(err)}", file=sys.stderr)
+        return ExitCode.DATA
+    except (CorrelatorError, OSError) as err:
+        print(f"{name}: {explain(err)}", file=sys.stderr)
+        return ExitCode.FAILURE
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
     return code
 
 
@@ -29,12 +64,16 @@ def _parser() -> argparse.ArgumentParser:
         prog="correlator",
         description="Group monitoring alerts by cause, name the root cause, and tell the service "
         "desk who is affected.",
+        epilog="Exit codes: 0 ok, 1 failure while running, 2 bad command line, 3 unreadable or "
+        "invalid input/topology/output file, 4 unusable settings (see docs/cli.md).",
     )
-    sub = parser.add_subparsers(dest="command")
+    parser.add_argument("--version", action="version", version=f"correlator {__version__}")
+    parser.set_defaults(handler=None, help_for=parser)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     run = sub.add_parser("run", help="the streaming worker: Kafka in, Kafka out, /metrics")
     run.add_argument("--config", help="YAML settings file (CORRELATOR_* variables win)")
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_run, name="run")
 
     replay = sub.add_parser("replay", help="run a file of events through the engine")
     replay.add_argument("--topology", help="topology file or directory (default: example org)")
@@ -46,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stop at the last event instead of letting pending hold-downs expire",
     )
-    replay.set_defaults(handler=_replay)
+    replay.set_defaults(handler=_replay, name="replay")
 
     demo = sub.add_parser("demo", help="a bundled outage, end to end, no setup")
     demo.add_argument(
@@ -55,26 +94,45 @@ def _parser() -> argparse.ArgumentParser:
         help="run it through a local Kafka-compatible broker and the real worker",
     )
     demo.add_argument("--json", action="store_true", help="print the incident records as JSON")
-    demo.set_defaults(handler=_demo)
+    demo.set_defaults(handler=_demo, name="demo")
 
     topo = sub.add_parser("topology", help="check a topology, or ask who a failure affects")
-    topo_sub = topo.add_subparsers(dest="topology_command")
+    topo.set_defaults(help_for=topo)
+    topo_sub = topo.add_subparsers(title="commands", metavar="COMMAND")
     check = topo_sub.add_parser("check", help="validate a topology file or directory")
     check.add_argument("path")
-    check.set_defaults(handler=_topology_check)
+    check.set_defaults(handler=_topology_check, name="topology check")
     impact = topo_sub.add_parser("impact", help="who is affected if NODE fails")
     impact.add_argument("path")
     impact.add_argument("node", nargs="+", help="node id or alias (several: they fail together)")
     impact.add_argument("--json", action="store_true", help="machine-readable output")
-    impact.set_defaults(handler=_topology_impact)
+    impact.set_defaults(handler=_topology_impact, name="topology impact")
     return parser
 
 
 def _run(args: argparse.Namespace) -> int:
-    from correlator.worker.loop import main as worker_main
+    from correlator.worker.config import ConfigError, load_config
 
-    code: int = worker_main(args.config)
-    return code
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        raise CommandError(str(err), ExitCode.CONFIG) from err
+    # Contract: a worker never correlates against the example organisation by accident.
+    if config.topology is None:
+        raise CommandError(NO_TOPOLOGY, ExitCode.CONFIG)
+    if not Path(config.topology).exists():
+        raise CommandError(f"topology {config.topology}: no such file or directory", ExitCode.DATA)
+    if config.rules is not None:
+        with using("rules file", config.rules, ExitCode.CONFIG):
+            config.engine_settings()
+    # Loading the topology is left to the worker: a large one takes seconds, and loading it
+    # twice would double the start-up time. An invalid one makes the worker log why and exit 1.
+    from correlator.worker.logs import setup_logging
+    from correlator.worker.service import serve
+
+    setup_logging(config.log_level, config.log_format)
+    log.info("configuration: %s", orjson.dumps(config.redacted()).decode())
+    return ExitCode.OK if serve(config) == 0 else ExitCode.FAILURE
 
 
 @contextmanager
@@ -97,20 +155,19 @@ def _open_out(path: str) -> Iterator[IO[bytes]]:
 
 def _replay(args: argparse.Namespace) -> int:
     from correlator.core.engine import Correlator
+    from correlator.core.settings import EngineSettings
     from correlator.wire.render.record import build_record
     from correlator.wire.rules_file import load_settings
-    from topology import TopologyError, load_topology
+    from topology import load_topology
     from topology.loader import example_topology_path
 
-    try:
-        topology = load_topology(args.topology or example_topology_path())
-        settings = load_settings(args.rules)
-    except TopologyError as err:
-        print(f"correlator: invalid topology:\n{err}", file=sys.stderr)
-        return 2
-    except (OSError, ValueError) as err:
-        print(f"correlator: {err}", file=sys.stderr)
-        return 2
+    topology_path = str(args.topology or example_topology_path())
+    with using("topology", topology_path, ExitCode.DATA):
+        topology = load_topology(topology_path)
+    settings = EngineSettings()
+    if args.rules is not None:
+        with using("rules file", args.rules, ExitCode.CONFIG):
+            settings = load_settings(args.rules)
     bad: list[BadLine] = []
 
     def report(line: BadLine) -> None:
@@ -119,16 +176,45 @@ def _replay(args: argparse.Namespace) -> int:
 
     engine = Correlator(topology, settings, render=build_record)
     count = 0
-    with _open_in(args.input) as source, _open_out(args.output) as sink:
-        for update in replay_updates(engine, source, on_error=report, drain=not args.no_drain):
-            sink.write(update.record.to_json() + b"\n")
-            count += 1
+    with ExitStack() as files:
+        # The input is opened first, so that a missing input does not truncate the output.
+        with using("input", args.input, ExitCode.DATA):
+            source = files.enter_context(_open_in(args.input))
+        with using("output", args.output, ExitCode.DATA):
+            sink = files.enter_context(_open_out(args.output))
+        with using("input", args.input, ExitCode.DATA):
+            for update in replay_updates(engine, source, on_error=report, drain=not args.no_drain):
+                _write(sink, args.output, update.record.to_json() + b"\n")
+                count += 1
+            _write(sink, args.output, b"")
     print(
         f"correlator: {count} incident records from {len(engine.incidents)} incidents; "
         f"{len(bad)} unreadable lines skipped",
         file=sys.stderr,
     )
-    return 0
+    return ExitCode.OK
+
+
+def _write(sink: IO[bytes], path: str, data: bytes) -> None:
+    """Write (and with no data, flush) the output, naming it when that fails (disk full...)."""
+    try:
+        if data:
+            sink.write(data)
+        else:
+            sink.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        raise CommandError(f"output {path}: {explain(err, path)}", ExitCode.DATA) from err
+
+
+def _closed_stdout() -> int:
+    """The reader of stdout went away (`| head`): stop quietly, as Unix tools do."""
+    # Python would otherwise complain again while flushing stdout at exit.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return ExitCode.FAILURE
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -143,16 +229,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _topology_check(args: argparse.Namespace) -> int:
-    from topology import TopologyError, load_topology
+    from topology import load_topology
 
     try:
         topology = load_topology(args.path)
     except TopologyError as err:
-        print(f"{args.path}: invalid topology\n{err}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(f"{args.path}: {err}", file=sys.stderr)
-        return 1
+        # Listing every problem is what `check` is for, so this report is not folded.
+        print(f"correlator topology check: {args.path}: {err}", file=sys.stderr)
+        return ExitCode.DATA
     kinds: dict[str, int] = {}
     for node in topology.nodes.values():
         kinds[node.kind] = kinds.get(node.kind, 0) + 1
@@ -162,23 +246,19 @@ def _topology_check(args: argparse.Namespace) -> int:
         f"{args.path}: OK: {len(topology.nodes)} nodes ({summary}), {len(topology.sites)} sites, "
         f"{len(topology.teams)} teams, {people} people in user groups"
     )
-    return 0
+    return ExitCode.OK
 
 
 def _topology_impact(args: argparse.Namespace) -> int:
-    from topology import TopologyError, load_topology
+    from topology import load_topology
 
-    try:
+    with using("topology", args.path, ExitCode.DATA):
         topology = load_topology(args.path)
-    except TopologyError as err:
-        print(f"{args.path}: invalid topology\n{err}", file=sys.stderr)
-        return 1
     failed: list[str] = []
     for name in args.node:
         node = name if name in topology.nodes else topology.resolve(name)
         if node is None:
-            print(f"{args.path}: no node or alias named {name!r}", file=sys.stderr)
-            return 1
+            raise CommandError(f"{args.path}: no node or alias named {name!r}", ExitCode.DATA)
         failed.append(node)
     found = topology.impact(failed)
     owners = sorted({o for n in failed if (o := topology.nodes[n].owner)})
@@ -200,11 +280,11 @@ def _topology_impact(args: argparse.Namespace) -> int:
             )
             + b"\n"
         )
-        return 0
+        return ExitCode.OK
     from correlator.wire.render.text import describe_impact
 
     print(describe_impact(topology, failed, found, owners))
-    return 0
+    return ExitCode.OK
 
 
 if __name__ == "__main__":  # pragma: no cover

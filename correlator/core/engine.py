@@ -133,7 +133,7 @@ class Correlator:
     def snapshot(self) -> dict[str, StateValue]:
         return persist.snapshot(self._st)
 
-    def restore(self, state: Mapping[str, StateValue | None]) -> None:
+    def restore(self, state: Mapping[str, object]) -> None:
         """Replace all state with a `snapshot()` (or a changelog read back key by key)."""
         self._st = self._new_store(self._st.topology)
         persist.restore(self._st, state)

@@ -19,9 +19,14 @@ from correlator.core.model import IncidentPhase, TimerKind
 from correlator.core.state import AlertState, Incident
 from correlator.core.store import Store
 from correlator.core.timers import timers_for
+from correlator.errors import CorrelatorError
 
 #: A snapshot or changelog value: a JSON-able dict (None in a change: the key was deleted).
 StateValue = dict[str, Any]
+
+
+class StateFormatError(CorrelatorError):
+    """A stored value is not what `snapshot` writes: the state read back is corrupt."""
 
 
 def meta(st: Store) -> StateValue:
@@ -58,10 +63,17 @@ def take_changes(st: Store) -> dict[str, StateValue | None]:
     return changes
 
 
-def restore(st: Store, state: Mapping[str, StateValue | None]) -> None:
+def _stored(key: str, value: object) -> StateValue:
+    if not isinstance(value, dict):
+        raise StateFormatError(f"state key {key!r} holds {type(value).__name__}, not an object")
+    return value
+
+
+def restore(st: Store, state: Mapping[str, object]) -> None:
     """Fill an empty store from `snapshot()` output (or a changelog read back key by key)."""
-    data = state.get(META.format())
-    if data:
+    raw = state.get(META.format())
+    if raw:
+        data = _stored(META.format(), raw)
         st.clock = datetime.fromisoformat(data["clock"]) if data["clock"] else None
         st.counters = Counter(data["counters"])
         st.tombstones = {k: datetime.fromisoformat(v) for k, v in data["tombstones"].items()}
@@ -71,10 +83,10 @@ def restore(st: Store, state: Mapping[str, StateValue | None]) -> None:
         if value is None or key is None:
             continue
         if key.kind is KeyKind.INCIDENT:
-            inc = Incident.from_dict(value)
+            inc = Incident.from_dict(_stored(text, value))
             st.incidents[inc.id] = inc
         elif key.kind is KeyKind.ALERT:
-            standalone.append(AlertState.from_dict(value))
+            standalone.append(AlertState.from_dict(_stored(text, value)))
     for inc in sorted(st.incidents.values(), key=lambda i: (i.opened_at, i.id)):
         for alert in inc.alerts.values():
             current = st.alerts.get(alert.fingerprint)

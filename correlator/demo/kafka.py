@@ -22,7 +22,8 @@ from correlator.replay import EPOCH, final_states, replay_lines
 from correlator.wire.decode import DecodeError, decode
 from correlator.wire.render.text import describe_update, display_names
 from correlator.worker.config import KafkaSettings, PartitionSettings, WorkerConfig
-from correlator.worker.loop import Worker, serve
+from correlator.worker.loop import Worker
+from correlator.worker.service import serve
 
 
 def replay_receive_times(lines: Iterable[bytes]) -> list[int]:
@@ -106,7 +107,7 @@ def run_demo_on_kafka(
     except BrokerUnavailableError as exc:
         print(f"correlator demo --kafka: {exc}", file=sys.stderr)
         return 1
-    from correlator.worker.kafka.client import TopicTail, produce  # noqa: PLC0415
+    from correlator.worker.kafka.tools import TopicTail, produce  # noqa: PLC0415
 
     config = demo_config(broker.bootstrap)
     holder: list[Worker] = []

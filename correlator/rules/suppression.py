@@ -1,47 +1,21 @@
 """Suppression: silences and maintenance windows.
 
 A suppressed alert is kept and counted, never dropped, but opens no incident. Matchers use
-Alertmanager's syntax (`name="v"`, `name!="v"`, `name=~"re"`, `name!~"re"`; regexes are
-anchored, as in Alertmanager), matched against the labels plus `alertname`.
+Alertmanager's syntax and semantics (correlator/rules/matchers.py): a set such as
+`{alertname="x", severity=~"crit.*"}`, a list of such strings, or a mapping meaning equality;
+they are matched against the labels plus `alertname`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from correlator.core.settings import Silence
+from correlator.rules.matchers import Matcher, matchers_from, parse_matcher
 
-_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_.:-]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
-
-
-@dataclass(frozen=True, slots=True)
-class Matcher:
-    name: str
-    op: str
-    value: str
-    pattern: re.Pattern[str] | None
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        actual = labels.get(self.name, "")
-        if self.op == "=":
-            return actual == self.value
-        if self.op == "!=":
-            return actual != self.value
-        assert self.pattern is not None
-        hit = self.pattern.fullmatch(actual) is not None
-        return hit if self.op == "=~" else not hit
-
-
-def parse_matcher(text: str) -> Matcher:
-    hit = _MATCHER.match(text)
-    if hit is None:
-        raise ValueError(f'not a label matcher: {text!r} (expected name="value", !=, =~ or !~)')
-    name, op, value = hit.groups()
-    pattern = re.compile(value) if op in ("=~", "!~") else None
-    return Matcher(name, op, value, pattern)
+__all__ = ["CompiledSilence", "Matcher", "compile_silences", "muted_by", "parse_matcher"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +52,7 @@ def compile_silences(
     compiled: list[CompiledSilence] = []
     for kind, items in (("silence", silences), ("maintenance", maintenance)):
         for index, item in enumerate(items):
-            if isinstance(item.matchers, dict):
-                matchers = tuple(Matcher(k, "=", v, None) for k, v in sorted(item.matchers.items()))
-            else:
-                matchers = tuple(parse_matcher(m) for m in item.matchers)
+            matchers = matchers_from(item.matchers)
             if not matchers and not item.nodes:
                 raise ValueError(f"{kind} #{index + 1} has neither matchers nor nodes")
             compiled.append(

@@ -21,11 +21,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import orjson
 
 from correlator.core.model import rfc3339, utc
+from correlator.errors import CorrelatorError
+from correlator.worker.engine import JsonValue
 from correlator.worker.ports import Message
 
 #: The worker's key in every state partition; outside the engine's key space (`meta`,
@@ -34,7 +35,7 @@ WORKER_KEY = "~worker"
 CHECKPOINT_VERSION = 1
 
 
-class StateError(Exception):
+class StateError(CorrelatorError):
     """A state record that cannot be read (written by an incompatible version?)."""
 
 
@@ -96,7 +97,7 @@ def encode_key(key: str) -> bytes:
     return key.encode("utf-8")
 
 
-def encode_value(value: Any) -> bytes | None:
+def encode_value(value: JsonValue) -> bytes | None:
     if value is None:
         return None
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
@@ -107,7 +108,7 @@ class RestoredState:
     """One state partition read back."""
 
     partition: int
-    state: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, JsonValue] = field(default_factory=dict)
     """The engine state at the last checkpoint (for `Correlator.restore`)."""
     checkpoint: Checkpoint = field(default_factory=Checkpoint)
     uncommitted: dict[str, bytes | None] = field(default_factory=dict)

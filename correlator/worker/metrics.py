@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from correlator.core import EngineStats
 from correlator.worker.ports import TP
 
 try:
@@ -47,6 +48,31 @@ class EngineSnapshot:
     open_incidents_by_group: Mapping[str, int] = field(default_factory=dict)
     people_affected: int = 0
     engines: int = 0
+
+
+def engine_snapshot(stats: Iterable[EngineStats | None], engines: int) -> EngineSnapshot:
+    """Sum the statistics of a worker's engines (None: an engine not yet counted)."""
+    by_priority: dict[int, int] = {}
+    by_group: dict[str, int] = {}
+    active = suppressed = people = 0
+    for one in stats:
+        if one is None:
+            continue
+        active += one.active_alerts
+        suppressed += one.suppressed_alerts
+        people += one.people_affected
+        for prio, count in one.open_incidents_by_priority.items():
+            by_priority[prio] = by_priority.get(prio, 0) + count
+        for group, count in one.open_incidents_by_group.items():
+            by_group[group] = by_group.get(group, 0) + count
+    return EngineSnapshot(
+        active_alerts=active,
+        suppressed_alerts=suppressed,
+        open_incidents_by_priority=by_priority,
+        open_incidents_by_group=by_group,
+        people_affected=people,
+        engines=engines,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
+from correlator.errors import CorrelatorError
+
 Headers = tuple[tuple[str, bytes], ...]
 
 
@@ -73,13 +75,13 @@ class RebalanceEvents:
         return bool(self.generations or self.revoked or self.lost or self.assigned)
 
 
-class CommitFailedError(Exception):
+class CommitFailedError(CorrelatorError):
     """Offsets could not be committed because the group moved on (a rebalance happened while
     the batch was processed). Its outputs were flushed; the new owner will process the batch
     again and the changelog markers make that harmless."""
 
 
-class ProduceError(Exception):
+class ProduceError(CorrelatorError):
     """A record could not be delivered (broker gone for longer than the delivery timeout,
     record too large, authorisation...). Nothing of the batch is committed."""
 

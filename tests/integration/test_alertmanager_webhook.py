@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from correlator.demo.broker import free_port
-from correlator.worker.kafka.client import TopicTail
+from correlator.worker.kafka.tools import TopicTail
 from tests.conftest import KafkaNames
 from tests.support.live import Collector, WorkerThread, http_get, wait_for, worker_settings
 from topology.loader import example_topology_path

@@ -11,9 +11,10 @@ import pytest
 
 from correlator.demo.broker import free_port
 from correlator.worker.config import WorkerConfig, load_config
-from correlator.worker.kafka.client import KafkaRecordProducer, KafkaTopicAdmin, TopicTail
+from correlator.worker.kafka.client import KafkaRecordProducer, KafkaTopicAdmin
 from correlator.worker.kafka.confluent import ConfluentRecordProducer, client_config
-from correlator.worker.loop import H_DLQ_CODE, H_DLQ_OFFSET, H_DLQ_REASON, H_DLQ_TOPIC
+from correlator.worker.kafka.tools import TopicTail
+from correlator.worker.output import H_DLQ_CODE, H_DLQ_OFFSET, H_DLQ_REASON, H_DLQ_TOPIC
 from correlator.worker.ports import Message, ProduceError, Producer, TopicSpec
 from tests.conftest import KafkaNames
 from tests.support.live import Collector, WorkerThread, produce_lines, wait_for, worker_settings
@@ -52,7 +53,7 @@ def test_worker_with_the_confluent_producer_matches_replay(
     worker = WorkerThread(settings).start()
     try:
         worker.wait_ready()
-        assert isinstance(worker.worker._producer, ConfluentRecordProducer)
+        assert isinstance(worker.worker.producer, ConfluentRecordProducer)
         incidents = Collector(kafka_bootstrap, kafka_names.incidents)
         try:
             produce_lines(kafka_bootstrap, kafka_names.alerts, mixed)

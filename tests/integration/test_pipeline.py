@@ -9,8 +9,9 @@ import orjson
 import pytest
 
 from correlator.worker.config import WorkerConfig
-from correlator.worker.kafka.client import KafkaTopicAdmin, TopicTail, produce
-from correlator.worker.loop import (
+from correlator.worker.kafka.client import KafkaTopicAdmin
+from correlator.worker.kafka.tools import TopicTail, produce
+from correlator.worker.output import (
     H_DLQ_CODE,
     H_DLQ_OFFSET,
     H_DLQ_PARTITION,

@@ -11,8 +11,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from correlator.worker.kafka.client import committed_offsets, end_offsets, produce
+from correlator.worker.kafka.tools import produce
 from tests.conftest import KafkaNames
+from tests.support.kafka_tools import committed_offsets, end_offsets
 from tests.support.live import Collector, WorkerProcess, worker_settings
 from tests.support.scenario import (
     assert_same_incidents,

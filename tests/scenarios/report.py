@@ -31,8 +31,8 @@ seeded batches.
 
 ## How scenarios are made (`tests/scenarios/generator.py`)
 
-Monitoring is modelled from the topology's own failure semantics (CONTRACT §1), not from the
-engine's rules:
+Monitoring is modelled from the topology's own failure semantics (see
+[formats.md](formats.md#topology-files)), not from the engine's rules:
 
 * A fault at root `r` takes down exactly `topology.down_set({r})`. Roots are drawn by kind
   first (host, service, database, network, link, storage), then uniformly within the kind.

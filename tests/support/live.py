@@ -21,9 +21,10 @@ from correlator.core.model import IncidentRecord
 from correlator.demo.broker import free_port
 from correlator.replay import final_states
 from correlator.worker.config import WorkerConfig
-from correlator.worker.kafka.client import TopicTail, produce
-from correlator.worker.loop import Worker, serve
+from correlator.worker.kafka.tools import TopicTail, produce
+from correlator.worker.loop import Worker
 from correlator.worker.ports import Message
+from correlator.worker.service import serve
 from tests.support.scenario import TEST_MAX_MESSAGE_BYTES, stamped
 
 REPO = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 with warnings.catch_warnings():
@@ -33,6 +33,7 @@ with warnings.catch_warnings():
     from kafka.structs import OffsetAndMetadata
 
 from correlator.worker.config import WorkerConfig
+from correlator.worker.kafka.options import client_options, only_known
 from correlator.worker.ports import (
     TP,
     CommitFailedError,
@@ -45,51 +46,13 @@ from correlator.worker.ports import (
 
 log = logging.getLogger(__name__)
 
-#: Broker-side settings of topics the worker creates, beyond cleanup.policy.
-#: 8 MiB records: an incident record of a large storm, or the state of one large incident,
-#: must never be refused (a refused record stops the worker); Kafka's default is 1 MiB.
-LARGE_RECORDS = {"max.message.bytes": str(8 * 1024 * 1024)}
-
-
-def client_options(config: WorkerConfig) -> dict[str, Any]:
-    """Options every kafka-python client gets: bootstrap, identity, security, timeouts."""
-    k = config.kafka
-    options: dict[str, Any] = {
-        "bootstrap_servers": config.bootstrap_servers.split(","),
-        "client_id": k.client_id,
-        "security_protocol": k.security_protocol,
-        "request_timeout_ms": k.request_timeout_ms,
-        # Give up reconnecting quickly per attempt but keep trying: a broker restart takes
-        # seconds, and the loop's liveness check catches a cluster that never comes back.
-        "reconnect_backoff_max_ms": 5_000,
-    }
-    if k.sasl_mechanism:
-        options["sasl_mechanism"] = k.sasl_mechanism
-        options["sasl_plain_username"] = k.sasl_plain_username
-        if k.sasl_plain_password is not None:
-            options["sasl_plain_password"] = k.sasl_plain_password.get_secret_value()
-        options["sasl_kerberos_service_name"] = k.sasl_kerberos_service_name
-    if k.security_protocol in ("SSL", "SASL_SSL"):
-        options["ssl_cafile"] = k.ssl_cafile
-        options["ssl_certfile"] = k.ssl_certfile
-        options["ssl_keyfile"] = k.ssl_keyfile
-        options["ssl_check_hostname"] = k.ssl_check_hostname
-        if k.ssl_password is not None:
-            options["ssl_password"] = k.ssl_password.get_secret_value()
-    options.update(k.options)
-    return options
-
-
-def _only(options: Mapping[str, Any], allowed: Mapping[str, Any]) -> dict[str, Any]:
-    """kafka-python refuses unknown options; `kafka.options` may hold producer-only ones."""
-    return {key: value for key, value in options.items() if key in allowed}
-
 
 def _tp(tp: TopicPartition) -> TP:
     return TP(tp.topic, tp.partition)
 
 
-def _message(r: Any) -> Message:
+def to_message(r: Any) -> Message:
+    """A kafka-python ConsumerRecord as a `ports.Message`."""
     return Message(
         topic=r.topic,
         partition=r.partition,
@@ -153,13 +116,13 @@ class KafkaGroupConsumer:
             # must not create the input topic with broker defaults by subscribing to it.
             allow_auto_create_topics=False,
         )
-        self._consumer = KafkaConsumer(**_only(options, KafkaConsumer.DEFAULT_CONFIG))
+        self._consumer = KafkaConsumer(**only_known(options, KafkaConsumer.DEFAULT_CONFIG))
         self._listener = _Listener()
         self._consumer.subscribe(list(topics), listener=self._listener)
 
     def poll(self, timeout: float, max_records: int) -> list[Message]:
         batch = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
-        return [_message(r) for records in batch.values() for r in records]
+        return [to_message(r) for records in batch.values() for r in records]
 
     def commit(self, offsets: Mapping[TP, int]) -> None:
         if not offsets:
@@ -247,7 +210,7 @@ class KafkaRecordProducer:
             # batch; longer than a broker restart, shorter than the liveness timeout.
             max_block_ms=30_000,
         )
-        self._producer = KafkaProducer(**_only(options, KafkaProducer.DEFAULT_CONFIG))
+        self._producer = KafkaProducer(**only_known(options, KafkaProducer.DEFAULT_CONFIG))
         self._futures: list[Any] = []
 
     def send(
@@ -295,8 +258,11 @@ class KafkaChangelogReader:
     """Reads state partitions to their end with a group-less consumer (Kafka Streams'
     "restore consumer"), fresh for every restore so no stale high watermark is trusted."""
 
-    def __init__(self, config: WorkerConfig) -> None:
+    def __init__(
+        self, config: WorkerConfig, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._config = config
+        self._mono = monotonic
 
     def read_to_end(self, topic: str, partitions: Sequence[int]) -> Iterator[Message]:
         if not partitions:
@@ -310,19 +276,19 @@ class KafkaChangelogReader:
             max_partition_fetch_bytes=16 * 1024 * 1024,
             fetch_max_wait_ms=50,
         )
-        consumer = KafkaConsumer(**_only(options, KafkaConsumer.DEFAULT_CONFIG))
+        consumer = KafkaConsumer(**only_known(options, KafkaConsumer.DEFAULT_CONFIG))
         try:
             tps = [TopicPartition(topic, p) for p in partitions]
             consumer.assign(tps)
             consumer.seek_to_beginning(*tps)
             pending = set(tps)
-            deadline = time.monotonic() + self._config.restore_timeout.total_seconds()
+            deadline = self._mono() + self._config.restore_timeout.total_seconds()
             while pending:
-                if time.monotonic() > deadline:
+                if self._mono() > deadline:
                     raise TimeoutError(f"restoring {topic} {sorted(partitions)} took too long")
                 batch = consumer.poll(timeout_ms=200, max_records=10_000)
                 for records in batch.values():
-                    yield from (_message(r) for r in records)
+                    yield from (to_message(r) for r in records)
                 for tp in list(pending):
                     # The high watermark arrives with the first fetch response (0 for an
                     # empty partition); the position is where the next fetch starts.
@@ -341,7 +307,7 @@ class KafkaTopicAdmin:
 
     def __init__(self, config: WorkerConfig) -> None:
         options = client_options(config)
-        self._admin = KafkaAdminClient(**_only(options, KafkaAdminClient.DEFAULT_CONFIG))
+        self._admin = KafkaAdminClient(**only_known(options, KafkaAdminClient.DEFAULT_CONFIG))
 
     def describe(self, names: Sequence[str]) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -389,10 +355,14 @@ class KafkaTopicAdmin:
 
 
 class KafkaClients:
-    """`ports.Clients` for one worker on a real cluster."""
+    """`ports.Clients` for one worker on a real cluster. `monotonic` times the I/O deadlines
+    (restore timeout), so a test can drive them."""
 
-    def __init__(self, config: WorkerConfig) -> None:
+    def __init__(
+        self, config: WorkerConfig, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.config = config
+        self._mono = monotonic
 
     def admin(self) -> KafkaTopicAdmin:
         return KafkaTopicAdmin(self.config)
@@ -404,98 +374,4 @@ class KafkaClients:
         return KafkaRecordProducer(self.config)
 
     def changelog_reader(self) -> KafkaChangelogReader:
-        return KafkaChangelogReader(self.config)
-
-
-# -- small helpers for the demo, benchmarks and tests -------------------------------------------
-
-
-def produce(
-    bootstrap_servers: str,
-    topic: str,
-    records: Iterable[tuple[bytes | None, bytes | None, int | None]],
-    *,
-    partition: int | None = None,
-) -> int:
-    """Send (key, value, timestamp_ms) records and wait for all of them; returns the count."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap_servers.split(","), acks="all")
-    try:
-        futures = [
-            producer.send(topic, key=key, value=value, timestamp_ms=ts, partition=partition)
-            for key, value, ts in records
-        ]
-        producer.flush(timeout=30)
-        for future in futures:
-            future.get(timeout=30)
-        return len(futures)
-    finally:
-        producer.close(timeout=10)
-
-
-class TopicTail:
-    """Reads every partition of a topic from its start, without a group (to watch outputs)."""
-
-    def __init__(self, bootstrap_servers: str, topic: str, *, wait: float = 30.0) -> None:
-        self._consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap_servers.split(","),
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=100,
-        )
-        deadline = time.monotonic() + wait
-        partitions = self._consumer.partitions_for_topic(topic)
-        while not partitions and time.monotonic() < deadline:
-            time.sleep(0.1)
-            partitions = self._consumer.partitions_for_topic(topic)
-        if not partitions:
-            self._consumer.close()
-            raise RuntimeError(f"topic {topic} does not exist")
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        self._consumer.assign(tps)
-        self._consumer.seek_to_beginning(*tps)
-
-    def poll(self, timeout: float = 0.5) -> list[Message]:
-        batch = self._consumer.poll(timeout_ms=int(timeout * 1000))
-        return [_message(r) for records in batch.values() for r in records]
-
-    def close(self) -> None:
-        self._consumer.close(autocommit=False)
-
-    def __enter__(self) -> TopicTail:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def committed_offsets(
-    bootstrap_servers: str, group_id: str, partitions: Iterable[TP]
-) -> dict[TP, int | None]:
-    """A group's committed offsets (OffsetFetch; does not join the group)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers.split(","),
-        group_id=group_id,
-        enable_auto_commit=False,
-    )
-    try:
-        return {tp: consumer.committed(TopicPartition(tp.topic, tp.partition)) for tp in partitions}
-    finally:
-        consumer.close(autocommit=False)
-
-
-def end_offsets(bootstrap_servers: str, topic: str) -> dict[TP, int]:
-    """Log end offsets by reading each partition to its high watermark (Tansu's ListOffsets
-    cannot be trusted for this; see the module notes)."""
-    ends: dict[TP, int] = {}
-    with TopicTail(bootstrap_servers, topic) as tail:
-        deadline = time.monotonic() + 30
-        consumer = tail._consumer
-        tps = list(consumer.assignment())
-        while time.monotonic() < deadline:
-            tail.poll(0.1)
-            marks = {tp: consumer.highwater(tp) for tp in tps}
-            if all(m is not None and consumer.position(tp) >= m for tp, m in marks.items()):
-                ends = {TP(tp.topic, tp.partition): int(m or 0) for tp, m in marks.items()}
-                break
-    return ends
+        return KafkaChangelogReader(self.config, monotonic=self._mono)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 try:
@@ -110,7 +110,10 @@ def _log_error(err: confluent_kafka.KafkaError) -> None:
 class ConfluentRecordProducer:
     """`ports.Producer` on confluent_kafka.Producer (idempotent, acks=all)."""
 
-    def __init__(self, config: WorkerConfig) -> None:
+    def __init__(
+        self, config: WorkerConfig, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._mono = monotonic
         k = config.kafka
         if k.options:
             log.info(
@@ -188,7 +191,7 @@ class ConfluentRecordProducer:
                 return
             except BufferError:
                 # The local queue is full: serve delivery reports (frees space) and retry.
-                now = time.monotonic()
+                now = self._mono()
                 if not deadline:
                     deadline = now + MAX_BLOCK_S
                 elif now > deadline:
@@ -224,9 +227,12 @@ class ConfluentClients:
     """`ports.Clients` with the confluent-kafka producer; the other clients are
     `correlator.worker.kafka.client`'s (kafka-python)."""
 
-    def __init__(self, config: WorkerConfig) -> None:
+    def __init__(
+        self, config: WorkerConfig, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.config = config
-        self._kafka = KafkaClients(config)
+        self._mono = monotonic
+        self._kafka = KafkaClients(config, monotonic=monotonic)
 
     def admin(self) -> KafkaTopicAdmin:
         return self._kafka.admin()
@@ -235,7 +241,7 @@ class ConfluentClients:
         return self._kafka.consumer(topics)
 
     def producer(self) -> ConfluentRecordProducer:
-        return ConfluentRecordProducer(self.config)
+        return ConfluentRecordProducer(self.config, monotonic=self._mono)
 
     def changelog_reader(self) -> KafkaChangelogReader:
         return self._kafka.changelog_reader()

@@ -55,7 +55,7 @@ def test_replay_refuses_an_invalid_topology(
     bad.write_text("nodes:\n  - {id: a, kind: service, depends_on: [ghost]}\n")
     events = _events_file(tmp_path)
     code = main(["replay", "--topology", str(bad), "--input", str(events), "--output", "-"])
-    assert code == 2
+    assert code == 3
     err = capsys.readouterr().err
     assert "ghost" in err and "bad.yaml" in err
 
@@ -70,7 +70,7 @@ def test_topology_check_and_impact(capsys: pytest.CaptureFixture[str]) -> None:
     answer = json.loads(capsys.readouterr().out)
     assert answer["users"] == 200
     assert answer["sites"] == ["dallas"]
-    assert main(["topology", "impact", "topology/examples", "no-such-node"]) == 1
+    assert main(["topology", "impact", "topology/examples", "no-such-node"]) == 3
 
 
 def test_demo_tells_the_story(capsys: pytest.CaptureFixture[str]) -> None:

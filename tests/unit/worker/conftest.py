@@ -59,12 +59,11 @@ class Harness:
             **kwargs,
         )
         worker.start()
-        worker.clients_ = clients  # type: ignore[attr-defined]
         self.workers.append(worker)
         return worker
 
     def consumer_of(self, worker: Worker) -> MemoryConsumer:
-        consumer = worker._consumer
+        consumer = worker.consumer
         assert isinstance(consumer, MemoryConsumer)
         return consumer
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from correlator.worker.config import ConfigError, load_config
-from correlator.worker.kafka.client import client_options
+from correlator.worker.kafka.options import client_options
 
 
 def test_defaults_are_the_contract_table() -> None:

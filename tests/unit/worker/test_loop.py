@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from correlator.core.settings import EngineSettings, LifecycleSettings
 from correlator.worker.changelog import WORKER_KEY
 from correlator.worker.config import ConfigError, PartitionSettings
-from correlator.worker.loop import (
+from correlator.worker.output import (
     H_DLQ_CODE,
     H_DLQ_OFFSET,
     H_DLQ_PARTITION,
@@ -23,7 +23,7 @@ from correlator.worker.loop import (
     H_DLQ_TOPIC,
 )
 from correlator.worker.ports import TP
-from tests.support.memory_broker import SimulatedCrash
+from tests.support.memory_broker import MemoryProducer, SimulatedCrash
 from tests.support.scenario import (
     BAD_MESSAGES,
     assert_same_incidents,
@@ -141,7 +141,7 @@ def test_restart_restores_state_and_adds_nothing(harness: Harness) -> None:
     first = harness.worker()
     harness.produce(lines[:25])
     harness.run()
-    first._close(clean=True)
+    first.close(clean=True)
     harness.workers.remove(first)
     before = len(harness.incidents())
     second = harness.worker()
@@ -168,8 +168,9 @@ def test_crash_at_any_point_loses_nothing_and_duplicates_nothing(
     harness.produce(lines)
     for crash_after in crashes:
         worker = harness.worker()
-        producer = worker._producer
-        producer.crash_after = crash_after  # type: ignore[union-attr]
+        producer = worker.producer
+        assert isinstance(producer, MemoryProducer)
+        producer.crash_after = crash_after
         with pytest.raises(SimulatedCrash):
             for _ in range(200):
                 worker.run_once()
