@@ -60,6 +60,7 @@ from common import (
 
 from correlator.core.engine import Correlator
 from correlator.wire.decode import decode
+from correlator.wire.render.record import build_record
 from tests.support.topology_generator import generate_topology
 from topology import Topology
 
@@ -232,7 +233,7 @@ def run_engine(topo: Topology, hooks: list[bytes], received_at: datetime) -> dic
     before = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {cpus[-1]})
     try:
-        engine = Correlator(topo)
+        engine = Correlator(topo, render=build_record)
         n = updates = 0
         cpu0 = time.process_time()
         t0 = time.perf_counter()

@@ -61,6 +61,7 @@ from correlator.core.engine import Correlator
 from correlator.core.model import Alert
 from correlator.core.settings import EngineSettings
 from correlator.replay import replay_updates
+from correlator.wire.render.record import build_record
 from tests.support.topology_generator import generate_topology
 from topology import Topology, load_document, load_topology
 
@@ -203,7 +204,7 @@ def run_streams(topo: Topology, streams: list[list[Event]]) -> dict[str, Any]:
     with GcTimer() as gct:
         wall = _ns()
         for stream in streams:
-            engine = Correlator(topo)
+            engine = Correlator(topo, render=build_record)
             ingest = engine.ingest
             for event in stream:
                 alert = to_alert(event)  # the decoder's job; not timed
@@ -258,7 +259,7 @@ def run_batched(topo: Topology, streams: list[list[Event]], batch: int) -> dict[
     busy = 0
     events = updates = 0
     for stream in prepared:
-        engine = Correlator(topo)
+        engine = Correlator(topo, render=build_record)
         t = _ns()
         for i in range(0, len(stream), batch):
             updates += len(engine.ingest_many(stream[i : i + batch]))
@@ -275,7 +276,7 @@ def run_batched(topo: Topology, streams: list[list[Event]], batch: int) -> dict[
 def run_replay_path(topo: Topology, events: list[Event]) -> dict[str, Any]:
     """JSON lines (Alertmanager alert objects) through `replay_updates`: decode + ingest."""
     lines = [orjson.dumps(to_am_object(e)) for e in events]
-    engine = Correlator(topo)
+    engine = Correlator(topo, render=build_record)
     t = time.perf_counter()
     n = sum(1 for _ in replay_updates(engine, lines, drain=False))
     elapsed = time.perf_counter() - t
@@ -300,7 +301,7 @@ def decode_cost(events: list[Event], received_at: Any) -> dict[str, Any]:
 
 def long_run(topo: Topology, events: list[Event], window: int) -> list[dict[str, Any]]:
     """One long stream: per-event cost and the largest incident, window by window."""
-    engine = Correlator(topo)
+    engine = Correlator(topo, render=build_record)
     out = []
     for start in range(0, len(events), window):
         times = []
@@ -380,7 +381,7 @@ def incident_size(topo: Topology, sizes: dict[int, int]) -> dict[str, Any]:
         resolve: list[int] = []
         largest = 0
         for r, (root, down) in enumerate(roots):
-            engine = Correlator(topo)
+            engine = Correlator(topo, render=build_record)
             alerts = storm_alerts(topo, root, down, size, f"{size}-{r}")
             for i, alert in enumerate(alerts):
                 at = T0 + timedelta(milliseconds=10 * i)
@@ -422,7 +423,7 @@ def _traced(topo: Topology, feed: list[tuple[dict[str, str], str]]) -> tuple[int
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    engine = Correlator(topo)
+    engine = Correlator(topo, render=build_record)
     for i, (labels, fp) in enumerate(feed):
         at = T0 + timedelta(milliseconds=i)
         alert = Alert(
@@ -505,7 +506,7 @@ def memory(topo: Topology, per_incident: int, max_incidents: int) -> dict[str, A
 
 def profile(topo: Topology, events: list[Event], top: int = 25) -> dict[str, Any]:
     alerts = [(to_alert(e), e[0]) for e in events]
-    engine = Correlator(topo)
+    engine = Correlator(topo, render=build_record)
     prof = cProfile.Profile()
     prof.enable()
     for alert, at in alerts:

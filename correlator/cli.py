@@ -155,7 +155,9 @@ def _open_out(path: str) -> Iterator[IO[bytes]]:
 
 def _replay(args: argparse.Namespace) -> int:
     from correlator.core.engine import Correlator
-    from correlator.core.settings import EngineSettings, load_settings
+    from correlator.core.settings import EngineSettings
+    from correlator.wire.render.record import build_record
+    from correlator.wire.rules_file import load_settings
     from topology import load_topology
     from topology.loader import example_topology_path
 
@@ -172,7 +174,7 @@ def _replay(args: argparse.Namespace) -> int:
         bad.append(line)
         print(f"{args.input}:{line.number}: skipped ({line.code}): {line.reason}", file=sys.stderr)
 
-    engine = Correlator(topology, settings)
+    engine = Correlator(topology, settings, render=build_record)
     count = 0
     with ExitStack() as files:
         # The input is opened first, so that a missing input does not truncate the output.

@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from correlator.core.engine import Correlator, IncidentUpdate
+from correlator.core import Correlator, IncidentUpdate
 from correlator.core.model import IncidentRecord
 from correlator.core.settings import EngineSettings
 from correlator.wire.decode import DecodeError, decode
+from correlator.wire.render.record import build_record
 from topology import Topology
 
 #: The clock for a first line that carries no time of its own (PagerDuty resolve, say).
@@ -60,7 +61,7 @@ def replay_lines(
     on_error: Callable[[BadLine], None] | None = None,
     drain: bool = True,
 ) -> list[IncidentRecord]:
-    engine = Correlator(topology, settings)
+    engine = Correlator(topology, settings, render=build_record)
     return [u.record for u in replay_updates(engine, lines, on_error=on_error, drain=drain)]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-from correlator.core.engine import Correlator, EngineStats, IncidentUpdate
+from correlator.core.engine import Correlator, EngineStats
+from correlator.core.persist import StateValue
+from correlator.core.store import IncidentUpdate, RecordRenderer
 
-__all__ = ["Correlator", "EngineStats", "IncidentUpdate"]
+__all__ = ["Correlator", "EngineStats", "IncidentUpdate", "RecordRenderer", "StateValue"]

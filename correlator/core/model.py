@@ -8,6 +8,7 @@ worker serialises every published update and orjson is several times faster than
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Final, Literal
 
 import orjson
@@ -17,6 +18,65 @@ SCHEMA_ID: Final = "correlator.incident/v1"
 
 AlertStatus = Literal["firing", "resolved"]
 IncidentStatus = Literal["open", "resolved", "merged"]
+
+
+class AlertPhase(StrEnum):
+    """An alert's status inside the engine; the values are the record's `AlertStatus`."""
+
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class IncidentPhase(StrEnum):
+    """An incident's status inside the engine; the values are the record's `IncidentStatus`.
+    The moves between them are the table in `correlator.core.lifecycle`."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
+    MERGED = "merged"
+
+
+class Change(StrEnum):
+    """What changed in an incident, as listed in a record's `changes`."""
+
+    OPENED = "opened"
+    ALERT_ADDED = "alert_added"
+    ALERT_RESOLVED = "alert_resolved"
+    ALERT_REFIRED = "alert_refired"
+    ALERT_FLAPPING = "alert_flapping"
+    SEVERITY_CHANGED = "severity_changed"
+    MERGED_IN = "merged_in"
+    MERGED = "merged"
+    REOPENED = "reopened"
+    RESOLVED = "resolved"
+    UPDATED = "updated"
+    """the record changed for no listed reason (a re-ranking, say)"""
+
+
+#: Changes to an incident's alerts that a desk hears about. A flapping alert's every flip is not
+#: among them (only the moment it starts flapping), nor is a re-send.
+ALERT_CHANGES: frozenset[Change] = frozenset(
+    {
+        Change.ALERT_ADDED,
+        Change.ALERT_RESOLVED,
+        Change.ALERT_REFIRED,
+        Change.ALERT_FLAPPING,
+        Change.SEVERITY_CHANGED,
+        Change.MERGED_IN,
+    }
+)
+
+
+class TimerKind(StrEnum):
+    """What a timer does when it fires. Timers due at the same instant fire in the order of
+    these values (then by key), so keep the values' alphabetical order when adding one."""
+
+    FORGET = "forget"
+    HOLD_DOWN = "hold_down"
+    SETTLE = "settle"
+    STALE = "stale"
+    UNMUTE = "unmute"
+
 
 #: Normalised severities, most severe first. Decoders map every vendor's vocabulary onto these.
 SEVERITIES: tuple[str, ...] = ("critical", "error", "warning", "info")

@@ -1,4 +1,5 @@
-"""Engine settings: the correlation rules file (`--rules PATH`, `CORRELATOR_RULES`).
+"""Engine settings: the models of the correlation rules file (`--rules PATH`,
+`CORRELATOR_RULES`); `correlator.wire.rules_file` reads the file.
 
 Every knob has a default that suits a mid-sized organisation, so the engine runs with no file at
 all. Durations accept seconds or short forms like `90s`, `15m`, `4h`, `1d`.
@@ -8,10 +9,8 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
@@ -157,14 +156,3 @@ class EngineSettings(_Settings):
         description="the published record lists at most this many alerts (all are still "
         "counted); a storm of thousands would otherwise make records megabytes large",
     )
-
-
-def load_settings(path: str | Path | None) -> EngineSettings:
-    """Read a rules file (YAML or JSON); `None` gives the built-in defaults."""
-    if path is None:
-        return EngineSettings()
-    text = Path(path).read_text(encoding="utf-8")
-    data: Any = yaml.safe_load(text) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: a rules file must be a mapping, not {type(data).__name__}")
-    return EngineSettings.model_validate(data)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from correlator.core.model import Affected, Candidate, RootCause
+from correlator.core.model import Affected, AlertPhase, Candidate, IncidentPhase, RootCause
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -33,7 +33,7 @@ class AlertState:
     name: str
     node: str | None
     severity: str
-    status: str
+    status: AlertPhase
     starts_at: datetime
     ends_at: datetime | None
     summary: str
@@ -47,7 +47,7 @@ class AlertState:
     flips: list[datetime] = field(default_factory=list)
     occurrences: int = 1
     indexed: bool = field(default=False, compare=False, repr=False)
-    """Counted in the grouping index (derived, never persisted; see Correlator._fresh)."""
+    """Counted in the grouping index (derived, never persisted; see `core.membership`)."""
     rendered: Any = field(default=None, compare=False, repr=False)
     """(key, AlertRecord) of the last rendering; derived, never persisted."""
 
@@ -55,7 +55,7 @@ class AlertState:
     def active(self) -> bool:
         """Counts as firing for correlation: firing, or flapping (a flapping alert's resolves are
         not trusted until it settles)."""
-        return self.status == "firing" or self.flapping
+        return self.status == AlertPhase.FIRING or self.flapping
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,7 +63,7 @@ class AlertState:
             "name": self.name,
             "node": self.node,
             "severity": self.severity,
-            "status": self.status,
+            "status": self.status.value,
             "starts_at": _ts(self.starts_at),
             "ends_at": _ts(self.ends_at),
             "summary": self.summary,
@@ -85,7 +85,7 @@ class AlertState:
             name=data["name"],
             node=data["node"],
             severity=data["severity"],
-            status=data["status"],
+            status=AlertPhase(data["status"]),
             starts_at=_req_dt(data["starts_at"]),
             ends_at=_dt(data["ends_at"]),
             summary=data["summary"],
@@ -151,7 +151,7 @@ class Incident:
     id: str
     opened_at: datetime
     updated_at: datetime
-    status: str = "open"
+    status: IncidentPhase = IncidentPhase.OPEN
     version: int = 0
     resolved_at: datetime | None = None
     merged_into: str | None = None
@@ -180,7 +180,7 @@ class Incident:
             "id": self.id,
             "opened_at": _ts(self.opened_at),
             "updated_at": _ts(self.updated_at),
-            "status": self.status,
+            "status": self.status.value,
             "version": self.version,
             "resolved_at": _ts(self.resolved_at),
             "merged_into": self.merged_into,
@@ -203,7 +203,7 @@ class Incident:
             id=data["id"],
             opened_at=_req_dt(data["opened_at"]),
             updated_at=_req_dt(data["updated_at"]),
-            status=data["status"],
+            status=IncidentPhase(data["status"]),
             version=data["version"],
             resolved_at=_dt(data["resolved_at"]),
             merged_into=data["merged_into"],

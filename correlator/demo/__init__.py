@@ -22,6 +22,7 @@ from correlator.core.engine import Correlator
 from correlator.core.model import Alert, IncidentRecord
 from correlator.replay import EPOCH
 from correlator.wire.decode import decode
+from correlator.wire.render.record import build_record
 from correlator.wire.render.text import describe_update, display_names
 from topology import Topology, load_example
 
@@ -203,7 +204,7 @@ def _input_lines(alerts: Sequence[Alert], engine: Correlator) -> Iterator[str]:
 
 def run_demo(*, as_json: bool = False, topology: Topology | None = None) -> int:
     topology = topology or load_example()
-    engine = Correlator(topology)
+    engine = Correlator(topology, render=build_record)
     names = display_names(topology)
     out = sys.stdout
     if not as_json:

@@ -1,21 +1,17 @@
-"""The correlation rules, one concern a module, run in this order for every alert:
+"""The correlation rules, one concern a module, each a plain function or a small index:
 
-1. `dedup`        a re-send refreshes the alert and publishes nothing; a resolve or a new
-                  occurrence is news.
-2. `mapping`      which topology node the alert speaks of (CONTRACT §2 chain), else unmapped.
-3. `suppression`  silences and maintenance windows: the alert is kept and counted, opens nothing.
-4. `flapping`     an alert that flips too often stops resolving/reopening its incident.
-5. `grouping`     which open incident it joins (shared cause on the graph), merging incidents
-                  that it relates; else a resolved incident on the same root cause is reopened;
-                  else a new incident opens.
+* `dedup`        a re-send refreshes the alert and publishes nothing; a resolve or a new
+                 occurrence is news.
+* `mapping`      which topology node the alert speaks of (CONTRACT §2 chain), else unmapped.
+* `suppression`  silences and maintenance windows: the alert is kept and counted, opens nothing.
+* `flapping`     an alert that flips too often stops resolving/reopening its incident.
+* `grouping`     whether two alerting nodes share a cause on the graph (the index the engine
+                 asks which open incidents a new alert relates to).
+* `rootcause`    rank the nodes by how well their failure explains the others (silent roots).
+* `impact`       blast radius of the root cause(s): services, people, sites, cost per hour.
+* `priority`     impact x urgency -> priority, and when users must next hear from the desk.
 
-and then, for every incident those steps touched:
-
-6. `rootcause`    rank the nodes by how well their failure explains the others (silent roots).
-7. `impact`       blast radius of the root cause(s): services, people, sites, cost per hour.
-8. `priority`     impact x urgency -> priority, resolver group, next status update.
-
-The lifecycle around them (hold-down before resolving, the reopen window, forgetting) lives in
-`correlator.core.engine`, which is the only place that holds state. Every stage is a plain function
-or a small index over that state, so each can be tested alone.
+None of them holds state or knows the order it runs in: `correlator.core.pipeline` lists the
+stages in order and applies the rules to the engine's state; the lifecycle around them
+(hold-down, reopen window, forgetting) is `correlator.core.lifecycle`.
 """

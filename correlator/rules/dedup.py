@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from correlator.core.model import Alert
+from correlator.core.model import Alert, AlertPhase
 from correlator.core.state import AlertState
 
 
@@ -31,7 +31,7 @@ def classify(known: AlertState | None, alert: Alert) -> Verdict:
     if known is None:
         return Verdict.NEW if alert.status == "firing" else Verdict.STALE
     if alert.status == "firing":
-        if known.status == "firing":
+        if known.status == AlertPhase.FIRING:
             if alert.severity != known.severity:
                 return Verdict.SEVERITY_CHANGED
             return Verdict.RESEND
@@ -40,7 +40,7 @@ def classify(known: AlertState | None, alert: Alert) -> Verdict:
         if known.ends_at is not None and alert.starts_at <= known.ends_at:
             return Verdict.STALE
         return Verdict.REFIRED
-    if known.status == "resolved":
+    if known.status == AlertPhase.RESOLVED:
         return Verdict.STALE if not _ends_later(alert, known) else Verdict.RESEND
     if alert.ends_at is not None and alert.ends_at < known.starts_at:
         return Verdict.STALE

@@ -62,7 +62,7 @@ def map_alert(topology: NodeResolver, alert: Alert) -> str | None:
     return None
 
 
-def unmapped_key(name: str, labels: Mapping[str, str], node: str | None = None) -> str:
+def unmapped_key(name: str, labels: Mapping[str, str]) -> str:
     """The label an unmapped alert is grouped by, e.g. `job=billing-exporter`."""
     for label in UNMAPPED_GROUP_LABELS:
         value = labels.get(label)
@@ -70,8 +70,6 @@ def unmapped_key(name: str, labels: Mapping[str, str], node: str | None = None) 
             if label == "instance":
                 value = _host_part(value)
             return f"{label}={value}"
-    if node:
-        return f"node={node}"
     return f"alertname={name}"
 
 

@@ -22,7 +22,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from correlator.core.settings import Duration, EngineSettings, load_settings
+from correlator.core.settings import Duration, EngineSettings
+from correlator.wire.rules_file import load_settings
 
 ENV_PREFIX = "CORRELATOR_"
 

@@ -52,8 +52,10 @@ def default_decoder() -> Decoder:
 
 
 def default_engine_factory() -> EngineFactory:
+    from correlator.wire.render.record import build_record  # noqa: PLC0415
+
     def build(topology: Topology, settings: EngineSettings) -> Engine:
-        return Correlator(topology, settings)
+        return Correlator(topology, settings, render=build_record)
 
     return build
 

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from correlator.core.engine import Correlator
 from correlator.core.settings import EngineSettings
 from correlator.replay import final_states, replay_lines, replay_updates
+from correlator.wire.render.record import build_record
 
 from .streams import Stream, example, streams
 
@@ -70,17 +71,17 @@ def test_every_occurrence_in_at_most_one_incident(stream: Stream) -> None:
 
 
 def _uninterrupted(stream: Stream) -> list[bytes]:
-    engine = Correlator(example(), EngineSettings())
+    engine = Correlator(example(), EngineSettings(), render=build_record)
     return [u.record.to_json() for u in replay_updates(engine, stream.lines)]
 
 
 def _interrupted(stream: Stream, cut: int, *, roundtrip: bool) -> list[bytes]:
-    first = Correlator(example(), EngineSettings())
+    first = Correlator(example(), EngineSettings(), render=build_record)
     out = [u.record.to_json() for u in replay_updates(first, stream.lines[:cut], drain=False)]
     state = first.snapshot()
     if roundtrip:  # as it would come back from a changelog topic
         state = orjson.loads(orjson.dumps(state))
-    second = Correlator(example(), EngineSettings())
+    second = Correlator(example(), EngineSettings(), render=build_record)
     second.restore(state)
     out += [u.record.to_json() for u in replay_updates(second, stream.lines[cut:])]
     return out

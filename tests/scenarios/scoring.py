@@ -22,6 +22,7 @@ from correlator.core.engine import Correlator
 from correlator.core.model import IncidentRecord
 from correlator.core.settings import EngineSettings
 from correlator.replay import final_states, replay_updates
+from correlator.wire.render.record import build_record
 from topology import Topology
 
 from .generator import Scenario
@@ -100,7 +101,7 @@ def _pairs(n: int) -> int:
 
 def run(topology: Topology, scenario: Scenario) -> tuple[list[IncidentRecord], Correlator]:
     """Every record the engine publishes for one scenario, in order, and the engine after it."""
-    engine = Correlator(topology, SCORING_SETTINGS)
+    engine = Correlator(topology, SCORING_SETTINGS, render=build_record)
     records = [u.record for u in replay_updates(engine, scenario.lines)]
     return records, engine
 

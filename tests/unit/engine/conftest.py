@@ -11,6 +11,7 @@ import pytest
 from correlator.core.engine import Correlator
 from correlator.core.model import Alert
 from correlator.core.settings import EngineSettings
+from correlator.wire.render.record import build_record
 from topology import Topology, load_topology
 
 ORG = """
@@ -103,7 +104,7 @@ Feed = Callable[..., list]
 
 @pytest.fixture
 def engine(org: Topology) -> Correlator:
-    return Correlator(org, EngineSettings())
+    return Correlator(org, EngineSettings(), render=build_record)
 
 
 def feed(engine: Correlator, *alerts: Alert) -> list:

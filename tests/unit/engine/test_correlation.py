@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from correlator.core.engine import Correlator
 from correlator.core.settings import EngineSettings
+from correlator.wire.render.record import build_record
 
 from .conftest import T0, alert, feed, latest
 
@@ -128,7 +129,9 @@ def test_merge_publishes_the_absorbed_incident_once(engine: Correlator) -> None:
 
 
 def test_flapping_alert_does_not_resolve_and_reopen_every_flip(org) -> None:  # type: ignore[no-untyped-def]
-    engine = Correlator(org, EngineSettings(flapping={"max_flips": 2, "window": "10m"}))
+    engine = Correlator(
+        org, EngineSettings(flapping={"max_flips": 2, "window": "10m"}), render=build_record
+    )
     events = [alert("f", "mail-server", 0 * S)]
     for i in range(1, 8):
         status = "resolved" if i % 2 else "firing"
@@ -160,7 +163,7 @@ def test_silenced_alert_is_kept_and_counted_but_opens_nothing(org) -> None:  # t
     settings = EngineSettings(
         silences=[{"matchers": ['alertname="DiskFull"'], "ends_at": T0 + 30 * M}]
     )
-    engine = Correlator(org, settings)
+    engine = Correlator(org, settings, render=build_record)
     assert feed(engine, alert("d", "dallas-printer", 0 * S, name="DiskFull")) == []
     assert engine.stats().suppressed_alerts == 1
     # When the silence ends and the alert still fires, it is no longer hidden.
@@ -223,12 +226,12 @@ def test_snapshot_restore_continues_identically(org) -> None:  # type: ignore[no
         alert("a2", "reporting-app", 4 * M, status="resolved", started=10 * S),
         alert("l", "wan-dallas-nyc", 20 * M),
     ]
-    whole = Correlator(org)
+    whole = Correlator(org, render=build_record)
     expected = [r.to_json() for r in feed(whole, *events)]
     for cut in range(len(events) + 1):
-        first = Correlator(org)
+        first = Correlator(org, render=build_record)
         out = [r.to_json() for r in feed(first, *events[:cut])]
-        second = Correlator(org)
+        second = Correlator(org, render=build_record)
         second.restore(first.snapshot())
         out += [r.to_json() for r in feed(second, *events[cut:])]
         assert out == expected, f"diverged after restoring at event {cut}"
@@ -236,7 +239,7 @@ def test_snapshot_restore_continues_identically(org) -> None:  # type: ignore[no
 
 def test_members_cleared_longer_than_the_window_stop_drawing_alerts_in(org) -> None:  # type: ignore[no-untyped-def]
     def run(window: str) -> int:
-        engine = Correlator(org, EngineSettings(grouping={"window": window}))
+        engine = Correlator(org, EngineSettings(grouping={"window": window}), render=build_record)
         records = feed(
             engine,
             alert("core", "nyc-core", 0 * S),

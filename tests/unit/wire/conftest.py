@@ -9,6 +9,7 @@ import pytest
 from correlator.core.engine import Correlator
 from correlator.core.model import IncidentRecord
 from correlator.core.settings import EngineSettings
+from correlator.wire.render.record import build_record
 from tests.unit.engine.conftest import ORG, T0, alert
 from topology import load_topology
 
@@ -17,7 +18,7 @@ from topology import load_topology
 def lifecycle(tmp_path_factory: pytest.TempPathFactory) -> list[IncidentRecord]:
     path = tmp_path_factory.mktemp("org") / "org.yaml"
     path.write_text(ORG)
-    engine = Correlator(load_topology(path), EngineSettings())
+    engine = Correlator(load_topology(path), EngineSettings(), render=build_record)
     s = timedelta(seconds=1)
     records: list[IncidentRecord] = []
     for a in (

@@ -1,0 +1,87 @@
+"""Assessment: the incident stages (root cause -> impact -> priority -> assignment), run in the
+order `pipeline.INCIDENT_STAGES` lists. Each reads what the stages before it left in the
+incident's `assessment` and adds its own part; each returns True (none ends the run early).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from correlator.core.model import IncidentPhase
+from correlator.core.state import Incident
+from correlator.core.store import Store
+from correlator.rules import impact, priority, rootcause
+
+
+def root_cause(st: Store, inc: Incident, now: datetime) -> bool:
+    graph = st.topology
+    members = [a for a in inc.alerts.values() if a.node is None or a.node in graph.nodes]
+    structure = st.structures.get(inc.id)
+    if structure is None:
+        structure = st.structures[inc.id] = rootcause.Structure()
+        for state in members:
+            if state.node is not None:
+                structure.add(state.node, st.index)
+    ranking = rootcause.rank(graph, st.index, members, inc.unmapped_key, structure)
+    verdict = inc.assessment
+    verdict.root = ranking.root
+    verdict.candidates = ranking.candidates
+    verdict.root_nodes = ranking.root_nodes
+    return True
+
+
+def blast_radius(st: Store, inc: Incident, now: datetime) -> bool:
+    verdict = inc.assessment
+    affected, per_hour, currency = impact.assess(st.topology, verdict.root_nodes)
+    if per_hour != verdict.cost_per_hour:
+        accrue(inc, now)
+    verdict.affected = affected
+    verdict.cost_per_hour = per_hour
+    verdict.currency = currency or st.topology.defaults.currency
+    return True
+
+
+def prioritise(st: Store, inc: Incident, now: datetime) -> bool:
+    graph = st.topology
+    verdict = inc.assessment
+    settings = st.settings.priority
+    criticalities = [graph.nodes[n].criticality for n in verdict.root_nodes]
+    criticalities += [graph.nodes[b].criticality for b in verdict.affected.business_services]
+    level = priority.impact_level(
+        verdict.affected.users, verdict.cost_per_hour, criticalities, settings
+    )
+    active = [a.severity for a in inc.alerts.values() if a.active] or [
+        a.severity for a in inc.alerts.values()
+    ]
+    urgency = priority.urgency_level(active, settings)
+    new_priority = priority.priority_of(level, urgency, settings)
+    if inc.version and new_priority != verdict.priority and inc.status == IncidentPhase.OPEN:
+        inc.anchor = now  # a change of priority restarts the update cadence
+    verdict.impact, verdict.urgency, verdict.priority = level, urgency, new_priority
+    return True
+
+
+def assign(st: Store, inc: Incident, now: datetime) -> bool:
+    """The owner of the first root node that has one, else a `team`/`owner` label."""
+    inc.assessment.assignment_group = _owner(st, inc)
+    return True
+
+
+def _owner(st: Store, inc: Incident) -> str | None:
+    for root in inc.assessment.root_nodes:
+        owner = st.topology.nodes[root].owner
+        if owner:
+            return owner
+    for state in inc.alerts.values():
+        for label in ("team", "owner"):
+            if state.labels.get(label):
+                return state.labels[label]
+    return None
+
+
+def accrue(inc: Incident, now: datetime) -> None:
+    """Book the cost run up since `cost_since` at the current rate (before the rate changes)."""
+    if inc.cost_since is not None and now > inc.cost_since:
+        hours = (now - inc.cost_since).total_seconds() / 3600
+        inc.cost_accrued += inc.assessment.cost_per_hour * hours
+        inc.cost_since = now

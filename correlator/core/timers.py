@@ -1,0 +1,98 @@
+"""The timer wheel: what the engine must do later, and when.
+
+A timer is `(when, kind, key)`: key is an incident id (hold-down, forget) or an alert fingerprint
+(settle, stale, unmute). Timers due together fire in `(when, kind, key)` order, never in the
+order they were scheduled, so that a restored engine (which schedules in another order) fires
+them exactly as the engine it replaces would have.
+
+`timers_for` is the one place that says which timers an incident or an alert needs: the engine
+calls it whenever one changes, and `persist.restore` calls it for everything it reads back.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+from correlator.core.model import IncidentPhase, TimerKind
+from correlator.core.settings import EngineSettings
+from correlator.core.state import AlertState, Incident
+from correlator.rules import flapping
+from correlator.rules.suppression import CompiledSilence
+
+
+class Timer(NamedTuple):
+    when: datetime
+    kind: TimerKind
+    key: str
+
+
+class TimerWheel:
+    """A heap of timers; duplicates are allowed (each handler re-checks that it still applies)."""
+
+    __slots__ = ("_heap",)
+
+    def __init__(self) -> None:
+        self._heap: list[Timer] = []
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def schedule(self, timers: Iterable[Timer]) -> None:
+        for timer in timers:
+            heapq.heappush(self._heap, timer)
+
+    def pop_due(self, now: datetime) -> Timer | None:
+        """The earliest timer due at or before `now`, removed; None when none is due."""
+        if self._heap and self._heap[0].when <= now:
+            return heapq.heappop(self._heap)
+        return None
+
+    def clear(self) -> None:
+        self._heap.clear()
+
+
+def timers_for(
+    item: Incident | AlertState,
+    settings: EngineSettings,
+    silences: Sequence[CompiledSilence] = (),
+    now: datetime | None = None,
+) -> list[Timer]:
+    """The timers `item` needs in its present state (`now` is needed only for muted alerts).
+
+    * an open incident with no active alert resolves after the hold-down;
+    * a resolved incident is forgotten when its reopen window closes;
+    * a flapping alert is checked for settling one flapping window after its last flip;
+    * a resolved alert stops drawing related alerts into its incident after the grouping window;
+    * a muted alert is reconsidered when the first silence muting it ends.
+    """
+    if isinstance(item, Incident):
+        if item.status == IncidentPhase.OPEN and item.quiet_since is not None:
+            return [
+                Timer(item.quiet_since + settings.lifecycle.hold_down, TimerKind.HOLD_DOWN, item.id)
+            ]
+        if item.status == IncidentPhase.RESOLVED and item.resolved_at is not None:
+            return [
+                Timer(
+                    item.resolved_at + settings.lifecycle.reopen_window, TimerKind.FORGET, item.id
+                )
+            ]
+        return []
+    key = item.fingerprint
+    timers: list[Timer] = []
+    settle = flapping.settle_deadline(item, settings.flapping)
+    if settle is not None:
+        timers.append(Timer(settle, TimerKind.SETTLE, key))
+    if not item.active and item.ends_at is not None:
+        timers.append(Timer(item.ends_at + settings.grouping.window, TimerKind.STALE, key))
+    if item.suppressed_by is not None and item.active and now is not None:
+        ends = [
+            s.ends_at
+            for s in silences
+            if s.ends_at is not None and s.active_at(now) and s.ends_at > now
+        ]
+        if ends:
+            timers.append(Timer(min(ends), TimerKind.UNMUTE, key))
+    return timers
