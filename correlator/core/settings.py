@@ -7,28 +7,14 @@ all. Durations accept seconds or short forms like `90s`, `15m`, `4h`, `1d`.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+from correlator.core.durations import coerce_duration
 
-
-def parse_duration(value: object) -> object:
-    """'15m' -> timedelta(minutes=15); numbers are seconds; anything else is left to pydantic."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        hit = _DURATION.match(value)
-        if hit:
-            return timedelta(seconds=float(hit.group(1)) * _UNIT_SECONDS[hit.group(2)])
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Duration = Annotated[timedelta, BeforeValidator(coerce_duration)]
 
 
 class _Settings(BaseModel):
@@ -130,7 +116,7 @@ class Silence(_Settings):
     """
 
     id: str | None = None
-    matchers: list[str] | dict[str, str] = Field(default_factory=list)
+    matchers: str | list[str] | dict[str, str] = Field(default_factory=list)
     nodes: list[str] = Field(
         default_factory=list, description="also mute alerts mapped onto these topology nodes"
     )

@@ -24,6 +24,7 @@ from correlator.wire.render.text import describe_update, display_names
 from correlator.worker.config import KafkaSettings, PartitionSettings, WorkerConfig
 from correlator.worker.loop import Worker
 from correlator.worker.service import serve
+from topology.loader import example_topology_path
 
 
 def replay_receive_times(lines: Iterable[bytes]) -> list[int]:
@@ -49,6 +50,7 @@ def demo_config(bootstrap: str, *, group_id: str = "correlator-demo") -> WorkerC
     return WorkerConfig(
         bootstrap_servers=bootstrap,
         group_id=group_id,
+        topology=str(example_topology_path()),
         http_host="127.0.0.1",
         http_port=0,
         partitions=PartitionSettings(alerts=1, repartition=4, incidents=1, dlq=1),

@@ -208,11 +208,14 @@ class WorkerConfig(_Config):
         return self.engine or EngineSettings()
 
     def topology_path(self) -> str:
-        if self.topology:
-            return self.topology
-        from topology.loader import example_topology_path  # noqa: PLC0415 - optional dep edge
-
-        return str(example_topology_path())
+        # A worker must never correlate against the bundled example organisation by accident:
+        # it would report a Dallas WAN link in somebody's production.
+        if not self.topology:
+            raise ConfigError(
+                "no topology given: set CORRELATOR_TOPOLOGY or `topology:` in the config file "
+                "(only `correlator demo` uses the bundled example organisation)"
+            )
+        return self.topology
 
     def redacted(self) -> dict[str, Any]:
         """The configuration as logged at start-up (secrets shown as '**********')."""

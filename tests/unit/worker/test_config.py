@@ -19,7 +19,8 @@ def test_defaults_are_the_contract_table() -> None:
     assert config.incidents_topic == "incidents"
     assert config.dlq_topic == "alerts.dlq"
     assert config.topology is None
-    assert Path(config.topology_path()).is_dir()  # the bundled example organisation
+    with pytest.raises(ConfigError, match="no topology given"):
+        config.topology_path()
     assert config.rules is None
     assert config.http_port == 9630
     assert config.repartition_topic_name == "correlator-repartition"
