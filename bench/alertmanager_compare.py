@@ -45,6 +45,7 @@ from typing import Any
 
 import orjson
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo: tests.support
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (

@@ -37,6 +37,7 @@ from typing import Any
 import orjson
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo: tests.support
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (

@@ -55,6 +55,7 @@ import orjson
 import yaml
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo: tests.support
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, percentile, table, write_result

@@ -40,6 +40,7 @@ from typing import Any
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo: tests.support
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, table, write_result
