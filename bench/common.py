@@ -62,8 +62,18 @@ def machine() -> dict[str, Any]:
             check=False,
             cwd=RESULTS.parent.parent,
         ).stdout.strip()
+        # Uncommitted edits to what is measured make the commit alone a wrong label.
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--", "correlator", "topology"],
+                capture_output=True,
+                text=True,
+                check=False,
+                cwd=RESULTS.parent.parent,
+            ).stdout.strip()
+        )
     except OSError:
-        commit = ""
+        commit, dirty = "", False
     mem_kb = 0
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -89,6 +99,7 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "packages": versions,
         "git_commit": commit,
+        "source_uncommitted_changes": dirty,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         # Other work on this shared machine when the run started (1, 5, 15 minute averages).
         "loadavg_at_start": [float(v) for v in loadavg],

@@ -1,6 +1,6 @@
 """Kafka scale-out: one worker vs two in one consumer group, on the same backlog.
 
-    /work/venv/bin/python bench/kafka_scaleout.py [--events N] [--bootstrap HOST:PORT]
+    .venv/bin/python bench/kafka_scaleout.py [--events N] [--bootstrap HOST:PORT]
 
 For each configuration (1 worker, then 2), on fresh topics and a fresh group:
 
