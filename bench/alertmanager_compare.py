@@ -1,7 +1,7 @@
 """Side by side with Prometheus Alertmanager: the same alert stream, accepted alerts per second.
 
-    /work/venv/bin/python bench/alertmanager_compare.py            # 20k alerts
-    /work/venv/bin/python bench/alertmanager_compare.py --quick    # 5k alerts
+    .venv/bin/python bench/alertmanager_compare.py            # 20k alerts
+    .venv/bin/python bench/alertmanager_compare.py --quick    # 5k alerts
 
 Needs /usr/bin/prometheus-alertmanager (Debian package `prometheus-alertmanager`; install with
 `apt-get install -y --no-install-recommends prometheus-alertmanager`).
@@ -13,16 +13,19 @@ What each side does with an alert:
   the stored alert (dedup), stores it, and the dispatcher puts it in its aggregation group
   (`group_by`), which notifies a local webhook receiver (which only counts) after `group_wait`.
   It knows nothing about dependencies: grouping is by label equality.
-* this engine (one thread, pinned to one core): decodes the same batch as an Alertmanager webhook
-  body (`correlator.wire.decode.decode`), then `ingest_many`: dedup, mapping onto the topology
-  (10k-node generated graph), grouping on the dependency graph, root-cause ranking, impact
-  (users, business services, cost) and building the versioned incident records it would
-  publish.
+* `correlator replay` (one thread, pinned to one core): the same alerts as JSON lines (one
+  Alertmanager alert object a line), through `replay_updates` as the command runs them: decode,
+  dedup, mapping onto the topology (10k-node generated graph, fresh caches), grouping on the
+  dependency graph, root-cause ranking, impact, the versioned incident records, each serialised
+  (`to_json`) as the command writes it. Run in this process (no start-up; the rate compared),
+  then as the command itself (`python -m correlator.cli replay`, output to a file), whose wall
+  time includes interpreter start-up and topology load.
 
-Alertmanager is run twice: on all cores (Go's default), and with GOMAXPROCS=1 pinned to one
-core while the client runs on another, which is the like-for-like comparison with the engine's
-one core. Alertmanager's CPU time is read from /proc, so alerts per CPU-second is reported too.
-Writes bench/results/alertmanager_compare.json.
+Alertmanager is run twice: on all cores (Go's default; the issue's target, ratio >= 1.0, is
+against this one), and with GOMAXPROCS=1 pinned to one core while the client runs on another,
+the like-for-like comparison with replay's one core. All runs are in one invocation, on the same
+alerts, one after the other. Alertmanager's CPU time is read from /proc (alerts per CPU second).
+Writes bench/results/alertmanager_compare.json (-quick.json with --quick).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -45,6 +49,7 @@ from typing import Any
 
 import orjson
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo: tests.support
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
@@ -58,13 +63,14 @@ from common import (
     write_result,
 )
 
-from correlator.core.engine import Correlator
-from correlator.wire.decode import decode
+from correlator.core import Correlator
+from correlator.replay import replay_updates
 from correlator.wire.render.record import build_record
 from tests.support.topology_generator import generate_topology
 from topology import Topology
 
 BINARY = "/usr/bin/prometheus-alertmanager"
+REPO = Path(__file__).resolve().parent.parent
 
 CONFIG = """\
 route:
@@ -209,6 +215,9 @@ def run_alertmanager(
         cpu1 = cpu_seconds(proc.pid)
         time.sleep(3)  # let group_wait / group_interval fire the notifications
         result["am_cpu_s"] = round(cpu1 - cpu0, 2)
+        # The dispatcher keeps working after the POSTs return: its CPU until notifications
+        # settle is reported too (ingest rate above is what the issue compares against).
+        result["am_cpu_s_incl_dispatch"] = round(cpu_seconds(proc.pid) - cpu0, 2)
         result["alerts_per_am_cpu_s"] = round(result["accepted"] / max(cpu1 - cpu0, 1e-9))
         result["notifications_received"] = Counter.notifications
         result["alerts_in_notifications"] = Counter.alerts
@@ -228,32 +237,64 @@ def run_alertmanager(
     return result
 
 
-def run_engine(topo: Topology, hooks: list[bytes], received_at: datetime) -> dict[str, Any]:
+def run_replay(topo: Topology, lines: list[bytes]) -> dict[str, Any]:
+    """What `correlator replay` does, in this process (no start-up, topology already loaded):
+    JSON lines -> decode -> ingest_many -> every published record serialised, as the command
+    writes it. Pinned to one core; wall and CPU time both reported."""
     cpus = sorted(os.sched_getaffinity(0))
     before = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {cpus[-1]})
     try:
         engine = Correlator(topo, render=build_record)
-        n = updates = 0
+        records = out_bytes = 0
         cpu0 = time.process_time()
         t0 = time.perf_counter()
-        for body in hooks:
-            alerts = decode(body, received_at=received_at)
-            n += len(alerts)
-            updates += len(engine.ingest_many((a, a.event_time) for a in alerts))
+        for update in replay_updates(engine, lines):
+            out_bytes += len(update.record.to_json()) + 1
+            records += 1
         elapsed = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
     finally:
         os.sched_setaffinity(0, before)
+    n = len(lines)
     return {
         "accepted": n,
         "elapsed_s": round(elapsed, 3),
         "alerts_per_s": round(n / elapsed),
         "cpu_s": round(cpu, 2),
-        "alerts_per_cpu_s": round(n / cpu),
-        "updates_published": updates,
+        "alerts_per_cpu_s": round(n / cpu) if cpu else None,
+        "records_out": records,
+        "record_bytes_out": out_bytes,
         "incidents_at_end": len(engine.incidents),
         "verdicts": {k: v for k, v in sorted(engine.counters.items()) if k.startswith("alerts_")},
+    }
+
+
+def run_replay_command(doc: Any, lines: list[bytes]) -> dict[str, Any]:
+    """The `correlator replay` command itself on the same lines (a file) and topology (a JSON
+    file), output to a file: wall time including interpreter start-up and topology load."""
+    with tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp:
+        topo_path, in_path, out_path = (Path(tmp) / n for n in ("t.json", "in.jsonl", "out"))
+        topo_path.write_bytes(orjson.dumps(doc.model_dump(mode="json", exclude_defaults=True)))
+        in_path.write_bytes(b"\n".join(lines) + b"\n")
+        cmd = [sys.executable, "-m", "correlator.cli", "replay", "--topology", str(topo_path)]
+        cmd += ["--input", str(in_path), "--output", str(out_path)]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=REPO)
+        elapsed = time.perf_counter() - t0
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
+        out_size = out_path.stat().st_size if out_path.exists() else 0
+        records = out_path.read_bytes().count(b"\n") if out_path.exists() else 0
+    return {
+        "exit_code": done.returncode,
+        "stderr_tail": done.stderr[-300:],
+        "elapsed_s_incl_startup_and_topology_load": round(elapsed, 3),
+        "alerts_per_s_incl_startup": round(len(lines) / elapsed),
+        "cpu_s": round(cpu, 2),
+        "records_out": records,
+        "record_bytes_out": out_size,
     }
 
 
@@ -271,8 +312,12 @@ def main() -> None:
         )
     n_events = args.events or (5_000 if args.quick else 20_000)
     version = subprocess.run([BINARY, "--version"], capture_output=True, text=True, check=False)
-    topo = Topology.from_document(generate_topology(args.n_services, 1))
-    events = make_stream(topo, StreamSpec(events=n_events))
+    doc = generate_topology(args.n_services, 1)
+    # The stream is generated on a topology of its own (generating walks down sets, which would
+    # warm the caches of the one the engine uses); the engine gets a fresh one, as a fresh
+    # `correlator replay` would.
+    events = make_stream(Topology.from_document(doc), StreamSpec(events=n_events))
+    topo = Topology.from_document(doc)
     # Move the stream so that it ends now: resolved alerts carry an endsAt in the past (as
     # Prometheus sends them), firing ones none (Alertmanager gives them its resolve_timeout).
     now = datetime.now(UTC).replace(microsecond=0)
@@ -284,7 +329,9 @@ def main() -> None:
     batches = [shifted[i : i + args.batch] for i in range(0, len(shifted), args.batch)]
     objects = [[to_am_object(e, with_status=False) for e in b] for b in batches]
     am_bodies = [orjson.dumps(b) for b in objects]
-    hooks = [orjson.dumps({"version": "4", "status": "firing", "alerts": b}) for b in objects]
+    # `correlator replay` input: the same alerts, one JSON alert object a line (with the status
+    # and fingerprint an Alertmanager webhook alert carries).
+    lines = [orjson.dumps(to_am_object(e)) for e in shifted]
     sizes = [len(b) for b in batches]
 
     print(f"{len(shifted)} alerts in {len(batches)} batches; {len(topo)}-node topology", flush=True)
@@ -293,10 +340,16 @@ def main() -> None:
     runs["alertmanager_all_cores"] = run_alertmanager(am_bodies, sizes, args.connections, False)
     print("alertmanager, GOMAXPROCS=1 on one core...", flush=True)
     runs["alertmanager_one_core"] = run_alertmanager(am_bodies, sizes, args.connections, True)
-    print("engine (decode + ingest_many), one core...", flush=True)
-    runs["engine_one_core"] = run_engine(topo, hooks, now)
+    print("correlator replay (in process: decode, ingest, records serialised), one core...")
+    runs["replay_one_core"] = run_replay(topo, lines)
+    print("correlator replay (the command, incl. start-up and topology load)...", flush=True)
+    runs["replay_command"] = run_replay_command(doc, lines)
+    # Both replays must agree, or one of them is not measuring `correlator replay`.
+    runs["replay_command"]["same_output_size_as_in_process"] = (
+        runs["replay_command"]["record_bytes_out"] == runs["replay_one_core"]["record_bytes_out"]
+    )
 
-    eng = runs["engine_one_core"]["alerts_per_s"]
+    eng = runs["replay_one_core"]["alerts_per_s"]
     result = {
         "benchmark": "alertmanager_compare",
         "mode": "quick" if args.quick else "full",
@@ -311,29 +364,38 @@ def main() -> None:
             "stream_mix": stream_mix(shifted),
         },
         "runs": runs,
-        "ratio_engine_to_am_one_core": round(
-            eng / runs["alertmanager_one_core"]["alerts_per_s"], 4
-        ),
-        "ratio_engine_to_am_all_cores": round(
+        # The issue's target (>= 1.0): replay against Alertmanager as it runs by default.
+        "ratio_replay_to_am_all_cores": round(
             eng / runs["alertmanager_all_cores"]["alerts_per_s"], 4
         ),
+        "ratio_replay_to_am_one_core": round(
+            eng / runs["alertmanager_one_core"]["alerts_per_s"], 4
+        ),
+        "ratio_replay_command_to_am_all_cores": round(
+            runs["replay_command"]["alerts_per_s_incl_startup"]
+            / runs["alertmanager_all_cores"]["alerts_per_s"],
+            4,
+        ),
     }
-    path = write_result("alertmanager_compare", result)
+    name = "alertmanager_compare-quick" if args.quick else "alertmanager_compare"
+    path = write_result(name, result)
     rows = [
         [
             name,
-            r["accepted"],
-            r["elapsed_s"],
-            r["alerts_per_s"],
-            r.get("alerts_per_am_cpu_s", r.get("alerts_per_cpu_s")),
+            len(lines),
+            r.get("elapsed_s", r.get("elapsed_s_incl_startup_and_topology_load")),
+            r.get("alerts_per_s", r.get("alerts_per_s_incl_startup")),
+            r.get("alerts_per_am_cpu_s", r.get("alerts_per_cpu_s", "-")),
         ]
         for name, r in runs.items()
     ]
     print()
     print(table(rows, ["side", "alerts", "seconds", "alerts/s", "alerts/CPU-s"]))
     print(
-        f"\nengine / alertmanager: {result['ratio_engine_to_am_one_core']:.3f} (one core each), "
-        f"{result['ratio_engine_to_am_all_cores']:.3f} (Alertmanager on all cores)"
+        f"\nreplay / alertmanager: {result['ratio_replay_to_am_all_cores']:.3f} (Alertmanager on "
+        f"all cores, the target: >= 1.0), {result['ratio_replay_to_am_one_core']:.3f} "
+        f"(one core each), {result['ratio_replay_command_to_am_all_cores']:.3f} (the replay "
+        "command incl. start-up)"
     )
     print(f"wrote {path}")
 

