@@ -6,7 +6,7 @@ topo.impact(["wan-dallas-nyc"]).users
 """
 
 from topology.errors import Problem, TopologyError
-from topology.graph import Affected, NodeInfo, Topology
+from topology.graph import Topology
 from topology.loader import (
     example_topology_path,
     load_document,
@@ -14,6 +14,7 @@ from topology.loader import (
     load_topology,
     read_documents,
 )
+from topology.nodes import Affected, NodeInfo
 from topology.schema import (
     AnyOf,
     Defaults,

@@ -22,10 +22,7 @@ Semantics in short:
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from heapq import heappop, heappush
 from types import MappingProxyType
 from typing import Any, NoReturn
 
@@ -36,90 +33,15 @@ from topology.domains import assign_domains
 from topology.errors import TopologyError
 from topology.lru import LruCache
 from topology.matching import SelectorIndex
+from topology.nodes import LINK, Affected, NodeClasses, NodeInfo
 from topology.schema import Defaults, Link, Site, SourcedDocument, Team, TopologyDocument, User
 from topology.validate import validate
+from topology.walk import critical_causes, distances, down_vertices
 from topology.wan import SiteNetwork
 
 CACHE_SIZE = 4096
 """Entries per query cache. An incident storm touches a few hundred distinct failure sets; 4096
 keeps them all while bounding memory on a 100k-node graph (a down set can hold thousands)."""
-
-BUSINESS_SERVICE = "business_service"
-USER_GROUP = "user_group"
-LINK = "link"
-
-_EMPTY: frozenset[int] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class NodeInfo:
-    """What the engine needs to know about one node. `domain` is the explicit one from the file;
-    `Topology.domain_of` gives the effective one."""
-
-    id: str
-    kind: str
-    name: str
-    owner: str | None
-    site: str | None
-    criticality: str
-    users: int
-    cost_per_user_hour: float | None
-    aliases: tuple[str, ...]
-    domain: str | None
-    description: str | None = None
-
-    @property
-    def carries_people(self) -> bool:
-        """A user group, or any node given a head count."""
-        return self.kind == USER_GROUP or self.users > 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Classes:
-    """Node ids by the role they play in an impact summary."""
-
-    business: frozenset[str]
-    not_services: frozenset[str]
-    people: frozenset[str]
-    sited: frozenset[str]
-    site_of: dict[str, str]
-    cost: dict[str, tuple[int, float]]
-    """Head count and cost per user hour of each people-carrying node."""
-
-    @classmethod
-    def of(cls, nodes: Mapping[str, NodeInfo], default_cost: float) -> _Classes:
-        site_of = {i.id: i.site for i in nodes.values() if i.site is not None}
-        people = {i.id: i for i in nodes.values() if i.carries_people}
-        return cls(
-            business=frozenset(i.id for i in nodes.values() if i.kind == BUSINESS_SERVICE),
-            not_services=frozenset(
-                i.id for i in nodes.values() if i.kind in (BUSINESS_SERVICE, USER_GROUP)
-            ),
-            people=frozenset(people),
-            sited=frozenset(site_of),
-            site_of=site_of,
-            cost={
-                node_id: (
-                    info.users,
-                    default_cost if info.cost_per_user_hour is None else info.cost_per_user_hour,
-                )
-                for node_id, info in people.items()
-            },
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Affected:
-    """The blast radius of a set of failures."""
-
-    nodes: frozenset[str]
-    services: tuple[str, ...]
-    business_services: tuple[str, ...]
-    user_groups: tuple[str, ...]
-    users: int
-    sites: tuple[str, ...]
-    cost_per_hour: float
-    currency: str
 
 
 class Topology:
@@ -159,7 +81,7 @@ class Topology:
     digest: str
     sources: tuple[str, ...]
     _graph: CompiledGraph
-    _classes: _Classes
+    _classes: NodeClasses
     _index: dict[str, int]
     _selectors: SelectorIndex
     _by_name: dict[str, str]
@@ -220,7 +142,7 @@ class Topology:
                 description=link.description,
             )
         put("nodes", MappingProxyType(infos))
-        put("_classes", _Classes.of(infos, self.defaults.cost_per_user_hour))
+        put("_classes", NodeClasses.of(infos, self.defaults.cost_per_user_hour))
 
         graph = compile_graph(node_models, link_models, SiteNetwork(sites, link_models))
         put("_graph", graph)
@@ -376,45 +298,11 @@ class Topology:
             vertex_node = self._graph.vertex_node
             cached = frozenset(
                 ids[vertex_node[v]]
-                for v in self._down_vertices(bases)
+                for v in down_vertices(self._graph, bases)
                 if vertex_node[v] != SYNTHETIC
             )
             self._down_cache.put(key, cached)
         return cached
-
-    def _down_vertices(self, failed: Iterable[int]) -> set[int]:
-        graph = self._graph
-        rank, plain, groups = graph.rank, graph.plain, graph.groups
-        up_plain, up_grouped = graph.up_plain, graph.up_grouped
-        down: set[int] = set()
-        heap: list[tuple[int, int]] = []
-        queued: set[int] = set()
-
-        def fall(start: Iterable[int]) -> None:
-            # A vertex that needs a down vertex outright is down whatever else holds: mark it at
-            # once. Only redundancy groups need judging, and that waits for the heap (below).
-            stack = [v for v in start if v not in down]
-            down.update(stack)
-            while stack:
-                v = stack.pop()
-                for w in up_plain[v]:
-                    if w not in down:
-                        down.add(w)
-                        stack.append(w)
-                for w in up_grouped[v]:
-                    if w not in queued:
-                        queued.add(w)
-                        heappush(heap, (rank[w], w))
-
-        fall(v for node in failed for v in graph.node_vertices[node])
-        # Lowest rank first: when a group is judged, every vertex of lower rank that will ever
-        # be down is marked already (marking runs to completion before the next pop, and what
-        # it marks outranks what started it), so the verdict is final.
-        while heap:
-            _, v = heappop(heap)
-            if v not in down and not _holds(v, down, plain, groups):
-                fall((v,))
-        return down
 
     def impact(self, failed: Iterable[str]) -> Affected:
         """The blast radius of `failed`: what is down, who is affected, what it costs."""
@@ -460,58 +348,14 @@ class Topology:
 
     def _causes(self, node: int, max_hops: int) -> Mapping[str, int]:
         graph = self._graph
-        distance = self._distances(graph.node_vertices[node], max_hops, graph.down_edges)
+        distance = distances(self._graph, graph.node_vertices[node], max_hops, graph.down_edges)
         distance.pop(node, None)
         if not distance:
             return MappingProxyType({})
         candidates = frozenset(distance)
-        critical = self._critical(graph.node_vertices[node], candidates)
+        critical = critical_causes(self._graph, graph.node_vertices[node], candidates)
         found = sorted(critical, key=lambda c: (distance[c], graph.node_ids[c]))
         return MappingProxyType({graph.node_ids[c]: distance[c] for c in found})
-
-    def _critical(self, starts: Sequence[int], candidates: frozenset[int]) -> set[int]:
-        """The candidates whose single failure takes down any of `starts`.
-
-        critical(v) = {v's node} ∪ critical(plain deps) ∪ for each group, the nodes that take
-        down more members than the group can spare. Exact for single failures, and each set is
-        cut down to `candidates`, so the sets stay small however deep the graph below is.
-        """
-        graph = self._graph
-        vertex_node, plain, groups, down_edges = (
-            graph.vertex_node,
-            graph.plain,
-            graph.groups,
-            graph.down_edges,
-        )
-        critical: dict[int, frozenset[int]] = {}
-        stack: list[tuple[int, bool]] = [(v, False) for v in starts]
-        while stack:
-            v, expanded = stack.pop()
-            if v in critical:
-                continue
-            if not expanded:
-                stack.append((v, True))
-                stack.extend((u, False) for u in down_edges[v] if u not in critical)
-                continue
-            found: set[int] = set()
-            if vertex_node[v] in candidates:
-                found.add(vertex_node[v])
-            for u in plain[v]:
-                found |= critical[u]
-            for members, minimum in groups[v]:
-                spare = len(members) - minimum
-                hits: Counter[int] = Counter()
-                for member in members:
-                    member_critical: set[int] = set()
-                    for u in member:
-                        member_critical |= critical[u]
-                    hits.update(member_critical)
-                found.update(c for c, count in hits.items() if count > spare)
-            critical[v] = frozenset(found) if found else _EMPTY
-        result: set[int] = set()
-        for v in starts:
-            result |= critical[v]
-        return result
 
     def effects(self, node: str, max_hops: int) -> Mapping[str, int]:
         """Nodes within `max_hops` above `node` that its single failure takes down, with their
@@ -526,7 +370,7 @@ class Topology:
     def _effects(self, node: str, max_hops: int) -> Mapping[str, int]:
         graph = self._graph
         base = self._index[node]
-        distance = self._distances(graph.node_vertices[base], max_hops, graph.up_edges)
+        distance = distances(self._graph, graph.node_vertices[base], max_hops, graph.up_edges)
         distance.pop(base, None)
         if not distance:
             return MappingProxyType({})
@@ -534,60 +378,6 @@ class Topology:
         ids = graph.node_ids
         found = sorted((c for c in distance if ids[c] in down), key=lambda c: (distance[c], ids[c]))
         return MappingProxyType({ids[c]: distance[c] for c in found})
-
-    def _distances(
-        self, starts: Sequence[int], max_hops: int, edges: Sequence[tuple[int, ...]]
-    ) -> dict[int, int]:
-        """Hop distance from `starts` to every node within `max_hops` along `edges`.
-
-        A breadth-first walk where stepping onto a synthetic hop vertex is free, so a path over
-        parallel links is as long as one over a single link."""
-        if max_hops < 0:
-            return {}
-        vertex_node = self._graph.vertex_node
-        best = dict.fromkeys(starts, 0)
-        queue = deque(starts)
-        while queue:
-            v = queue.popleft()
-            reached = best[v]
-            for u in edges[v]:
-                free = vertex_node[u] == SYNTHETIC
-                hops = reached if free else reached + 1
-                if hops > max_hops or best.get(u, hops + 1) <= hops:
-                    continue
-                best[u] = hops
-                if free:
-                    queue.appendleft(u)
-                else:
-                    queue.append(u)
-        by_node: dict[int, int] = {}
-        for v, hops in best.items():
-            node = vertex_node[v]
-            if node != SYNTHETIC and hops < by_node.get(node, hops + 1):
-                by_node[node] = hops
-        return by_node
-
-
-def _holds(
-    v: int,
-    down: set[int],
-    plain: Sequence[tuple[int, ...]],
-    groups: Sequence[tuple[tuple[tuple[tuple[int, ...], ...], int], ...]],
-) -> bool:
-    """Whether vertex `v` is up, given that `down` holds all its dependencies that are down."""
-    for u in plain[v]:
-        if u in down:
-            return False
-    for members, minimum in groups[v]:
-        healthy = 0
-        for member in members:
-            if down.isdisjoint(member):
-                healthy += 1
-                if healthy >= minimum:
-                    break
-        if healthy < minimum:
-            return False
-    return True
 
 
 def _digest(documents: Sequence[TopologyDocument]) -> str:
