@@ -23,7 +23,7 @@ from datetime import datetime
 from correlator.core import alerts as events
 from correlator.core import lifecycle, membership, persist, publish
 from correlator.core.keys import META
-from correlator.core.model import Alert, IncidentPhase, TimerKind, utc
+from correlator.core.model import Alert, Change, IncidentPhase, TimerKind, utc
 from correlator.core.persist import StateValue
 from correlator.core.settings import EngineSettings
 from correlator.core.state import AlertState, Incident
@@ -124,6 +124,24 @@ class Correlator:
             events.apply(self._st, alert, now)
         if now is not None:
             updates.extend(publish.publish(self._st, now))
+        return updates
+
+    def subscribe(self, incident_id: str, user: str, now: datetime) -> list[IncidentUpdate]:
+        """Add `user` to the subscribers of `incident_id` and publish a version listing them.
+
+        Idempotent; [] when this engine does not hold the incident (the worker asks every
+        engine partition) or `user` is already subscribed. `now` advances event time as an
+        alert would, so the timers due by then fire first."""
+        inc = self._st.incidents.get(incident_id)
+        if inc is None or user in inc.subscribers:
+            return []
+        updates = self._run_timers(self._advance(now))
+        inc = self._st.incidents.get(incident_id)
+        if inc is None:  # forgotten by a timer just now
+            return updates
+        inc.subscribers.add(user)
+        self._st.touch(inc, Change.SUBSCRIBERS, reassess=False)
+        updates.extend(publish.publish(self._st, self._st.clock or utc(now)))
         return updates
 
     def tick(self, now: datetime) -> list[IncidentUpdate]:

@@ -49,6 +49,8 @@ class Change(StrEnum):
     MERGED = "merged"
     REOPENED = "reopened"
     RESOLVED = "resolved"
+    SUBSCRIBERS = "subscribers"
+    """someone subscribed to the incident's updates"""
     UPDATED = "updated"
     """the record changed for no listed reason (a re-ranking, say)"""
 
@@ -270,6 +272,9 @@ class IncidentRecord(_Record):
     cost: Cost
     unmapped: bool
     reopened: int = 0
+    subscribers: list[str] = Field(
+        default_factory=list, description="people subscribed to this incident's updates, sorted"
+    )
     changes: list[str] = Field(
         default_factory=list,
         description="what changed since the previous version, e.g. alert_added",

@@ -39,6 +39,7 @@ def digest(inc: Incident) -> Digest:
         verdict.urgency,
         verdict.priority,
         verdict.assignment_group,
+        tuple(sorted(inc.subscribers)),
     )
 
 

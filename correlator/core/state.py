@@ -168,6 +168,8 @@ class Incident:
     published_digest: tuple[Any, ...] | None = None
     alert_epoch: int = 0
     """Counts the alert changes a desk hears about; part of the published digest."""
+    subscribers: set[str] = field(default_factory=set)
+    """people who asked to hear of this incident (`Correlator.subscribe`)"""
     assessed: bool = False
     """False when member alerts changed since the stages last ran."""
 
@@ -194,6 +196,7 @@ class Incident:
             "cost_since": _ts(self.cost_since),
             "published_digest": _digest_to_json(self.published_digest),
             "alert_epoch": self.alert_epoch,
+            "subscribers": sorted(self.subscribers),
         }
 
     @classmethod
@@ -217,6 +220,7 @@ class Incident:
             cost_since=_dt(data["cost_since"]),
             published_digest=_digest_from_json(data["published_digest"]),
             alert_epoch=data.get("alert_epoch", 0),
+            subscribers=set(data.get("subscribers", ())),
             assessed=True,
         )
 

@@ -74,9 +74,11 @@ class Store:
             self.topology, self.settings.grouping, background=lambda: len(self.open)
         )
 
-    def touch(self, inc: Incident, change: Change | None) -> None:
-        """Mark `inc` for re-assessment; `change` (if any) is listed in its next record."""
-        inc.assessed = False
+    def touch(self, inc: Incident, change: Change | None, *, reassess: bool = True) -> None:
+        """Mark `inc` for publishing (and, with `reassess`, for re-assessment); `change` (if
+        any) is listed in its next record."""
+        if reassess:
+            inc.assessed = False
         if change in ALERT_CHANGES:
             inc.alert_epoch += 1
         changes = self.touched.setdefault(inc.id, set())

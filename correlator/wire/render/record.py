@@ -216,5 +216,6 @@ def build_record(
         ),
         unmapped=tally.unmapped,
         reopened=incident.reopened,
+        subscribers=sorted(incident.subscribers),
         changes=list(changes),
     )
