@@ -148,6 +148,7 @@ def test_outputs_carry_every_version_in_their_format(tmp_path: Path) -> None:
     assert harness.broker.configs["incidents.ce"]["cleanup.policy"] == "compact"
     for message, original in zip(events, native, strict=True):
         assert message.key == original.key
+        assert message.value is not None and original.value is not None
         event = from_structured(
             KafkaMessage(headers=dict(message.headers), key=message.key, value=message.value),
             JSONFormat(),
