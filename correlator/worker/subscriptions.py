@@ -31,7 +31,7 @@ from correlator.worker.publish import Publisher
 log = logging.getLogger("correlator.worker.loop")
 
 #: Subscriptions remembered for engines that join later. The topic is compacted (one record per
-#: person and incident); past this many the oldest requests are forgotten first: their
+#: person and incident); past this many the first read are forgotten first: their
 #: incidents are long resolved, and an engine answers `[]` for them anyway.
 KNOWN_LIMIT = 200_000
 
@@ -50,8 +50,6 @@ class SubscriptionFeed:
         self._lock = threading.Lock()
         self._fresh: list[Subscription] = []
         self._known: dict[bytes, Subscription] = {}
-        self.caught_up = False
-        """Set by the reader once it read the topic up to where it was when it started."""
 
     def offer(self, subscription: Subscription) -> None:
         with self._lock:
@@ -60,8 +58,7 @@ class SubscriptionFeed:
                 self._known[subscription.key] = subscription
                 return
             if len(self._known) >= KNOWN_LIMIT:
-                oldest = min(self._known.values(), key=lambda s: s.requested_at)
-                del self._known[oldest.key]
+                del self._known[next(iter(self._known))]  # the first read: the topic's oldest
             self._known[subscription.key] = subscription
             self._fresh.append(subscription)
 

@@ -84,9 +84,6 @@ class SubscriptionsReader:
             tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
             consumer.assign(tps)
             consumer.seek_to_beginning(*tps)
-            ends: dict[TopicPartition, int] = consumer.end_offsets(tps)
-            pending = {tp for tp, end in ends.items() if end > 0}
-            self.feed.caught_up = not pending
             while not self._stop.is_set():
                 for records in consumer.poll(timeout_ms=POLL_MS, max_records=5000).values():
                     for record in records:
@@ -94,9 +91,6 @@ class SubscriptionsReader:
                             self.feed.offer(decode_subscription(record.value))
                         except SubscriptionDecodeError as exc:
                             log.info("skipped a subscriptions record: %s", exc)
-                if pending:
-                    pending = {tp for tp in pending if consumer.position(tp) < ends[tp]}
-                    self.feed.caught_up = not pending
         finally:
             consumer.close(autocommit=False)
 
