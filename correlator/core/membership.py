@@ -45,11 +45,23 @@ def add(
     st: Store, inc: Incident, state: AlertState, change: Change, *, already_active: bool = False
 ) -> None:
     """Make `state` a member of `inc` (`already_active`: its node is already counted active)."""
-    previous = inc.alerts.get(state.fingerprint)
-    if previous is not None and previous is not state:
-        # An earlier occurrence of the same alert, kept from before a reopen.
-        unindex(st, inc.id, previous)
-    inc.alerts[state.fingerprint] = state
+    fp = state.fingerprint
+    previous = inc.alerts.get(fp)
+    if previous is not None:
+        if previous is not state:
+            # An earlier occurrence of the same alert, kept from before a reopen.
+            unindex(st, inc.id, previous)
+        account(inc, previous, (previous.active, previous.severity), gone=True)
+        state.seq = previous.seq
+    else:
+        state.seq = inc.next_seq
+        inc.next_seq += 1
+    inc.alerts[fp] = state
+    account(inc, state, None)
+    if st.alerts.get(fp) is state:
+        inc.detached.discard(fp)
+    else:
+        inc.detached.add(fp)
     state.incident_id = inc.id
     structure = st.structures.get(inc.id)
     if structure is not None and state.node is not None and state.node in st.topology:
@@ -60,3 +72,20 @@ def add(
     inc.quiet_since = None
     st.dirty.add(alert_key(state.fingerprint))
     st.touch(inc, change)
+
+
+Was = tuple[bool, str] | None
+"""(active, severity) of a member before it changed; None for a member not counted yet."""
+
+
+def before(state: AlertState) -> Was:
+    return (state.active, state.severity)
+
+
+def account(inc: Incident, state: AlertState, was: Was, *, gone: bool = False) -> None:
+    """Keep `inc.firing` (severity counts of active members) in step with one member's change:
+    undo what it counted as `was`, count it as it is now (unless it is `gone`)."""
+    if was is not None and was[0]:
+        inc.firing[was[1]] -= 1
+    if not gone and state.active:
+        inc.firing[state.severity] += 1
