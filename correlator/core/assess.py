@@ -15,13 +15,15 @@ from correlator.rules import impact, priority, rootcause
 
 def root_cause(st: Store, inc: Incident, now: datetime) -> bool:
     graph = st.topology
-    members = [a for a in inc.alerts.values() if a.node is None or a.node in graph.nodes]
     structure = st.structures.get(inc.id)
     if structure is None:
         structure = st.structures[inc.id] = rootcause.Structure()
-        for state in members:
-            if state.node is not None:
+        for state in inc.alerts.values():
+            if state.node is not None and state.node in graph.nodes:
                 structure.add(state.node, st.index)
+    # Lazy: `rank` reads the alerts themselves only when the structure alone cannot decide (no
+    # mapped member, or several unexplained ones), so the common case costs nothing per alert.
+    members = (a for a in inc.alerts.values() if a.node is None or a.node in graph.nodes)
     ranking = rootcause.rank(graph, st.index, members, inc.unmapped_key, structure)
     verdict = inc.assessment
     verdict.root = ranking.root

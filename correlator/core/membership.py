@@ -7,6 +7,9 @@ attract, so a long-running incident does not swallow every later fault.
 
 from __future__ import annotations
 
+import bisect
+from datetime import datetime
+
 from correlator.core.keys import alert_key
 from correlator.core.model import Change
 from correlator.core.state import AlertState, Incident
@@ -77,15 +80,56 @@ def add(
 Was = tuple[bool, str] | None
 """(active, severity) of a member before it changed; None for a member not counted yet."""
 
+#: Severities that say "degraded" rather than "down" (the record's title wording).
+MILD = frozenset({"warning", "info"})
+_RANK = {"critical": 0, "error": 1, "warning": 2, "info": 3}
+
 
 def before(state: AlertState) -> Was:
     return (state.active, state.severity)
 
 
+def desk_key(state: AlertState) -> tuple[int, int, datetime, str]:
+    """Where a record lists the alert: firing first, most severe first, then oldest first."""
+    return (
+        0 if state.active else 1,
+        _RANK.get(state.severity, 4),
+        state.starts_at,
+        state.fingerprint,
+    )
+
+
 def account(inc: Incident, state: AlertState, was: Was, *, gone: bool = False) -> None:
-    """Keep `inc.firing` (severity counts of active members) in step with one member's change:
-    undo what it counted as `was`, count it as it is now (unless it is `gone`)."""
-    if was is not None and was[0]:
-        inc.firing[was[1]] -= 1
-    if not gone and state.active:
+    """Keep an incident's aggregates in step with one member's change, in O(log n) rather than
+    a pass over every member: `firing` (severity counts of active members), `tallies` (members
+    by node and down/degraded, for the record's wording) and `order` (the desk order of the
+    record's alert list). Undo what the member counted as `was`, count it as it is now (unless
+    it is `gone`). A state that is not `inc`'s member is left alone."""
+    if inc.alerts.get(state.fingerprint) is not state:
+        return
+    if was is not None:
+        if was[0]:
+            inc.firing[was[1]] -= 1
+        inc.tallies[(state.node, was[1] not in MILD)] -= 1
+        key = state.order_key
+        if key is not None:
+            at = bisect.bisect_left(inc.order, key)
+            if at < len(inc.order) and inc.order[at] == key:
+                del inc.order[at]
+    if gone:
+        state.order_key = None
+        return
+    if state.active:
         inc.firing[state.severity] += 1
+    inc.tallies[(state.node, state.severity not in MILD)] += 1
+    state.order_key = desk_key(state)
+    bisect.insort(inc.order, state.order_key)
+
+
+def recount(inc: Incident) -> None:
+    """Every aggregate from scratch (after a restore)."""
+    inc.firing.clear()
+    inc.tallies.clear()
+    inc.order.clear()
+    for state in inc.alerts.values():
+        account(inc, state, None)

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any, Final, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 SCHEMA_ID: Final = "correlator.incident/v1"
 
@@ -250,6 +250,22 @@ class AlertRecord(_Record):
     labels: dict[str, str] = Field(default_factory=dict)
     flapping: bool = False
     occurrences: int = Field(default=1, description="how many times it fired in this incident")
+    _json: bytes | None = PrivateAttr(default=None)
+
+    def fragment(self) -> orjson.Fragment:
+        """Its JSON, serialised once: the engine reuses an alert's record across versions until
+        the alert changes, so every later version of its incident splices these bytes in."""
+        if self._json is None:
+            self._json = orjson.dumps(self.model_dump(mode="json"))
+        return orjson.Fragment(self._json)
+
+    def __eq__(self, other: object) -> bool:
+        # The field values alone: whether the JSON was cached yet is no part of the record.
+        if not isinstance(other, AlertRecord):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class Affected(_Record):
@@ -332,7 +348,19 @@ class IncidentRecord(_Record):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json", by_alias=True))
+        """The record's JSON, its alerts spliced in from their cached fragments."""
+        data = self.model_dump(mode="json", by_alias=True, exclude={"alerts"})
+        alerts = [a.fragment() for a in self.alerts]
+        return orjson.dumps({k: alerts if k == "alerts" else v for k, v in _ordered(data)})
+
+
+def _ordered(data: dict[str, Any]) -> list[tuple[str, Any]]:
+    """`data` in the record's field order, with `alerts` back in its place."""
+    items: list[tuple[str, Any]] = []
+    for name, info in IncidentRecord.model_fields.items():
+        key = info.alias or name
+        items.append((key, None if key == "alerts" else data[key]))
+    return items
 
 
 def incident_json_schema() -> dict[str, Any]:

@@ -123,7 +123,7 @@ def restore(st: Store, state: Mapping[str, object]) -> None:
             holder.alerts[alert.fingerprint] = alert
     for inc in st.incidents.values():
         inc.alerts = dict(sorted(inc.alerts.items(), key=lambda item: item[1].seq))
-        inc.recount()
+        membership.recount(inc)
     # A tombstone is kept in insertion order (oldest first) for the count cap.
     st.tombstones = dict(sorted(st.tombstones.items(), key=lambda item: (item[1], item[0])))
     rebuild(st)

@@ -137,10 +137,11 @@ class EngineSettings(_Settings):
         description="maintenance windows: same shape as silences, reported as maintenance",
     )
     max_alerts_per_incident: int = Field(
-        default=500,
+        default=25,
         ge=1,
-        description="the published record lists at most this many alerts (all are still "
-        "counted); a storm of thousands would otherwise make records megabytes large",
+        description="the published record lists at most this many alerts, firing and most "
+        "severe first (`alerts_total` and `alerts_firing` count them all); a record stays the "
+        "same size whether the outage has 30 alerts or 10,000",
     )
     max_affected_listed: int = Field(
         default=100,

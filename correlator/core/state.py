@@ -54,6 +54,8 @@ class AlertState:
     """position among its incident's members (restore rebuilds the members in this order)"""
     indexed: bool = field(default=False, compare=False, repr=False)
     """Counted in the grouping index (derived, never persisted; see `core.membership`)."""
+    order_key: Any = field(default=None, compare=False, repr=False)
+    """its place in its incident's `order` (derived, never persisted; `membership.account`)"""
     rendered: Any = field(default=None, compare=False, repr=False)
     """(key, AlertRecord) of the last rendering; derived, never persisted."""
 
@@ -185,8 +187,14 @@ class Incident:
     detached: set[str] = field(default_factory=set)
     """members kept from an earlier occurrence while the alert's current occurrence lives
     elsewhere: stored in this header, since `alert/<fp>` holds the current one"""
-    firing: Counter[str] = field(default_factory=Counter)
+    firing: Counter[str] = field(default_factory=Counter, compare=False, repr=False)
     """severity -> members counting as active (derived, kept by `membership.account`)"""
+    tallies: Counter[tuple[str | None, bool]] = field(
+        default_factory=Counter, compare=False, repr=False
+    )
+    """(node, down) -> members (derived, kept by `membership.account`)"""
+    order: list[Any] = field(default_factory=list, compare=False, repr=False)
+    """members' `desk_key`s, sorted (derived, kept by `membership.account`)"""
     recurrence: tuple[int, datetime | None] = (0, None)
     """(count, last resolved) of earlier incidents on the same root, set at each publish"""
     assessed: bool = False
@@ -199,9 +207,6 @@ class Incident:
     @property
     def active_count(self) -> int:
         return sum(self.firing.values())
-
-    def recount(self) -> None:
-        self.firing = Counter(a.severity for a in self.alerts.values() if a.active)
 
     def to_dict(self) -> dict[str, Any]:
         """The header: member alerts are stored under their own `alert/<fp>` keys (except

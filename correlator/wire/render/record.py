@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from correlator.core.model import (
@@ -94,15 +92,14 @@ class _Tally:
 
 
 def _tally(incident: Incident) -> _Tally:
+    """From the incident's aggregates: as cheap for 10,000 alerts as for 10."""
+    tallies = incident.tallies
     tally = _Tally(active=incident.active_count)
-    roots = incident.assessment.root_nodes
-    for alert in incident.alerts.values():
-        if alert.node is None:
-            tally.unmapped = True
-        elif alert.node in roots:
-            tally.root_alerts += 1
-            if alert.severity not in ("warning", "info"):
-                tally.root_down += 1
+    tally.unmapped = tallies[(None, True)] + tallies[(None, False)] > 0
+    for root in incident.assessment.root_nodes:
+        down, degraded = tallies[(root, True)], tallies[(root, False)]
+        tally.root_alerts += down + degraded
+        tally.root_down += down
     return tally
 
 
@@ -164,26 +161,12 @@ def describe(incident: Incident, graph: Topology, tally: _Tally | None = None) -
     return title, "".join(parts).strip()
 
 
-#: Most severe first; unknown severities after the known ones.
-_SEVERITY_RANK = {"critical": 0, "error": 1, "warning": 2, "info": 3}
-
-
-def _desk_order(alert: AlertState) -> tuple[int, int, datetime, str]:
-    return (
-        0 if alert.active else 1,
-        _SEVERITY_RANK.get(alert.severity, 4),
-        alert.starts_at,
-        alert.fingerprint,
-    )
-
-
 def listed_alerts(incident: Incident, limit: int) -> list[AlertState]:
     """The alerts a record lists: firing first, most severe first, then oldest first (what a
-    desk needs when the list is capped), at most `limit`."""
-    members = incident.alerts.values()
-    if len(members) <= limit:
-        return sorted(members, key=_desk_order)
-    return heapq.nsmallest(limit, members, key=_desk_order)
+    desk needs when the list is capped), at most `limit`; read off the incident's `order`,
+    which the engine keeps sorted as members change."""
+    members = incident.alerts
+    return [members[key[-1]] for key in incident.order[:limit]]
 
 
 def _capped(affected: Affected, limit: int) -> Affected:
