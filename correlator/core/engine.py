@@ -37,6 +37,8 @@ from topology import Topology
 class EngineStats:
     """What the worker exports as metrics."""
 
+    incidents: int = 0
+    """incidents held: open, or resolved within their reopen window"""
     active_alerts: int = 0
     suppressed_alerts: int = 0
     open_incidents_by_priority: dict[int, int] = field(default_factory=dict)
@@ -89,7 +91,7 @@ class Correlator:
 
     def stats(self) -> EngineStats:
         st = self._st
-        stats = EngineStats()
+        stats = EngineStats(incidents=len(st.incidents))
         for alert in st.alerts.values():
             if alert.suppressed_by is not None:
                 stats.suppressed_alerts += 1

@@ -139,6 +139,7 @@ def publish(st: Store, now: datetime) -> list[IncidentUpdate]:
         if not inc.assessed:
             pipeline.assess(st, inc, now)
         touched = st.touched.pop(inc.id, set())
+        waiting = bool(inc.pending)  # then its COALESCE timer is scheduled already
         inc.pending.update(c.value for c in touched)
         current = desk_state(inc)
         diff, immediate = desk_changes(inc.published, current)
@@ -151,6 +152,7 @@ def publish(st: Store, now: datetime) -> list[IncidentUpdate]:
             st.outbox.append(IncidentUpdate(emit(st, inc, now)))
         else:
             st.dirty.add(incident_key(inc.id))
-            st.timers.schedule([Timer(inc.updated_at + interval, TimerKind.COALESCE, inc.id)])
+            if not waiting:
+                st.timers.schedule([Timer(inc.updated_at + interval, TimerKind.COALESCE, inc.id)])
     out, st.outbox = st.outbox, []
     return out
