@@ -5,12 +5,14 @@ incident's `assessment` and adds its own part; each returns True (none ends the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from correlator.core.model import IncidentPhase
-from correlator.core.state import Incident
+from correlator.core.state import AlertState, Incident
 from correlator.core.store import Store
 from correlator.rules import impact, priority, rootcause
+from topology import Topology
 
 
 def root_cause(st: Store, inc: Incident, now: datetime) -> bool:
@@ -21,15 +23,27 @@ def root_cause(st: Store, inc: Incident, now: datetime) -> bool:
         for state in inc.alerts.values():
             if state.node is not None and state.node in graph.nodes:
                 structure.add(state.node, st.index)
-    # Lazy: `rank` reads the alerts themselves only when the structure alone cannot decide (no
-    # mapped member, or several unexplained ones), so the common case costs nothing per alert.
-    members = (a for a in inc.alerts.values() if a.node is None or a.node in graph.nodes)
+    members = _members(inc, structure, graph)
     ranking = rootcause.rank(graph, st.index, members, inc.unmapped_key, structure)
     verdict = inc.assessment
     verdict.root = ranking.root
     verdict.candidates = ranking.candidates
     verdict.root_nodes = ranking.root_nodes
     return True
+
+
+def _members(
+    inc: Incident, structure: rootcause.Structure, graph: Topology
+) -> Iterator[AlertState]:
+    """The alerts `rank` needs, lazily: it reads them only when the structure alone cannot
+    decide, and then only for the severity and first start of each *unexplained* node (or,
+    with no mapped member, for the names of the unmapped ones). Yielding just those members
+    keeps a 10,000-alert incident as cheap to rank as a small one."""
+    if not structure.members:
+        yield from (a for a in inc.alerts.values() if a.node is None or a.node in graph.nodes)
+        return
+    for node in structure.unexplained:
+        yield from inc.by_node.get(node, {}).values()
 
 
 def blast_radius(st: Store, inc: Incident, now: datetime) -> bool:

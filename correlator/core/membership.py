@@ -100,13 +100,16 @@ def desk_key(state: AlertState) -> tuple[int, int, datetime, str]:
 
 
 def account(inc: Incident, state: AlertState, was: Was, *, gone: bool = False) -> None:
-    """Keep an incident's aggregates in step with one member's change, in O(log n) rather than
-    a pass over every member: `firing` (severity counts of active members), `tallies` (members
-    by node and down/degraded, for the record's wording) and `order` (the desk order of the
-    record's alert list). Undo what the member counted as `was`, count it as it is now (unless
-    it is `gone`). A state that is not `inc`'s member is left alone."""
+    """Keep an incident's aggregates in step with one member's change, in O(log n) rather
+    than a pass over every member: `firing` (severity counts of active members), `tallies`
+    (members by node and down/degraded, for the record's wording), `order` (the desk order of
+    the record's alert list) and `by_node` (members by node, for ranking). Undo what the member
+    counted as `was`, count it as it is now (unless it is `gone`). A state that is not `inc`'s
+    member is left alone."""
     if inc.alerts.get(state.fingerprint) is not state:
         return
+    if was is None and not gone:
+        inc.by_node.setdefault(state.node, {})[state.fingerprint] = state
     if was is not None:
         if was[0]:
             inc.firing[was[1]] -= 1
@@ -118,6 +121,11 @@ def account(inc: Incident, state: AlertState, was: Was, *, gone: bool = False) -
                 del inc.order[at]
     if gone:
         state.order_key = None
+        on_node = inc.by_node.get(state.node)
+        if on_node is not None and on_node.get(state.fingerprint) is state:
+            del on_node[state.fingerprint]
+            if not on_node:
+                del inc.by_node[state.node]
         return
     if state.active:
         inc.firing[state.severity] += 1
@@ -130,6 +138,7 @@ def recount(inc: Incident) -> None:
     """Every aggregate from scratch (after a restore)."""
     inc.firing.clear()
     inc.tallies.clear()
+    inc.by_node.clear()
     inc.order.clear()
     for state in inc.alerts.values():
         account(inc, state, None)

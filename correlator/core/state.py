@@ -193,6 +193,10 @@ class Incident:
         default_factory=Counter, compare=False, repr=False
     )
     """(node, down) -> members (derived, kept by `membership.account`)"""
+    by_node: dict[str | None, dict[str, AlertState]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """node -> its members by fingerprint (derived, kept by `membership.account`)"""
     order: list[Any] = field(default_factory=list, compare=False, repr=False)
     """members' `desk_key`s, sorted (derived, kept by `membership.account`)"""
     recurrence: tuple[int, datetime | None] = (0, None)
