@@ -51,6 +51,15 @@ def replay_updates(
         settings = engine.settings
         horizon = engine.clock + settings.flapping.window + settings.lifecycle.hold_down
         yield from engine.tick(horizon)
+        # Then on to the update deadline of every incident left open, so its one `update_due`
+        # chase is in the output too (after that nothing more happens until the next event).
+        due = [
+            inc.next_update_at
+            for inc in engine.incidents.values()
+            if inc.status == "open" and inc.next_update_at is not None
+        ]
+        if due:
+            yield from engine.tick(max(*due, horizon))
 
 
 def replay_lines(

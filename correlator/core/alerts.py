@@ -26,14 +26,20 @@ def apply(st: Store, alert: Alert, now: datetime) -> None:
         if ended is not None and alert.starts_at <= ended:
             verdict = Verdict.STALE
     st.counters[f"alerts_{verdict.value}"] += 1
+    if verdict not in (Verdict.STALE, Verdict.RESEND):
+        st.dirty.add(alert_key(alert.fingerprint))
     if verdict is Verdict.NEW:
         pipeline.admit(st, new_state(st, alert, now), now)
     elif known is None or verdict in (Verdict.STALE, Verdict.RESEND):
         if known is not None:
             known.last_seen = now
     elif verdict is Verdict.SEVERITY_CHANGED:
+        was = membership.before(known)
         known.severity = alert.severity
         known.last_seen = now
+        inc = st.incidents.get(known.incident_id) if known.incident_id else None
+        if inc is not None and inc.alerts.get(known.fingerprint) is known:
+            membership.account(inc, known, was)
         _touch_alert(st, known, Change.SEVERITY_CHANGED)
     elif verdict is Verdict.RESOLVED:
         _resolve(st, known, alert, now)
@@ -60,6 +66,7 @@ def new_state(st: Store, alert: Alert, now: datetime) -> AlertState:
 
 def _resolve(st: Store, known: AlertState, alert: Alert, now: datetime) -> None:
     was_active = known.active
+    was = membership.before(known)
     known.status = AlertPhase.RESOLVED
     known.ends_at = utc(alert.ends_at) if alert.ends_at is not None else now
     known.last_seen = now
@@ -70,6 +77,7 @@ def _resolve(st: Store, known: AlertState, alert: Alert, now: datetime) -> None:
     inc = st.incidents.get(known.incident_id)
     if inc is None:
         return
+    membership.account(inc, known, was)
     if was_active and not known.active and known.node is not None:
         st.index.set_active(known.node, -1)
     st.timers.schedule(timers_for(known, st.settings))
@@ -92,6 +100,7 @@ def _refire(st: Store, known: AlertState, alert: Alert, now: datetime) -> None:
         pipeline.admit(st, fresh, now)
         return
     was_active = known.active
+    was = membership.before(known)
     known.status = AlertPhase.FIRING
     known.starts_at = utc(alert.starts_at)
     known.ends_at = None
@@ -100,6 +109,7 @@ def _refire(st: Store, known: AlertState, alert: Alert, now: datetime) -> None:
     if alert.severity != known.severity:
         known.severity = alert.severity
     started = flapping.record_flip(known, now, st.settings.flapping)
+    membership.account(inc, known, was)
     if not was_active and known.node is not None:
         st.index.set_active(known.node, +1)
     membership.index(st, inc.id, known)
@@ -113,7 +123,6 @@ def _refire(st: Store, known: AlertState, alert: Alert, now: datetime) -> None:
 
 def _touch_alert(st: Store, state: AlertState, change: Change) -> None:
     if state.incident_id is None:
-        st.dirty.add(alert_key(state.fingerprint))
         return
     inc = st.incidents.get(state.incident_id)
     if inc is not None:
@@ -125,10 +134,13 @@ def settle(st: Store, fingerprint: str, when: datetime) -> None:
     state = st.alerts.get(fingerprint)
     if state is None or not flapping.settles(state, when, st.settings.flapping):
         return
+    was = membership.before(state)
     state.flapping = False
+    st.dirty.add(alert_key(fingerprint))
     inc = st.incidents.get(state.incident_id) if state.incident_id else None
     if inc is None:
         return
+    membership.account(inc, state, was)
     if state.status == AlertPhase.RESOLVED:
         if state.node is not None:
             st.index.set_active(state.node, -1)

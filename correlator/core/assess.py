@@ -5,29 +5,45 @@ incident's `assessment` and adds its own part; each returns True (none ends the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from correlator.core.model import IncidentPhase
-from correlator.core.state import Incident
+from correlator.core.state import AlertState, Incident
 from correlator.core.store import Store
 from correlator.rules import impact, priority, rootcause
+from topology import Topology
 
 
 def root_cause(st: Store, inc: Incident, now: datetime) -> bool:
     graph = st.topology
-    members = [a for a in inc.alerts.values() if a.node is None or a.node in graph.nodes]
     structure = st.structures.get(inc.id)
     if structure is None:
         structure = st.structures[inc.id] = rootcause.Structure()
-        for state in members:
-            if state.node is not None:
+        for state in inc.alerts.values():
+            if state.node is not None and state.node in graph.nodes:
                 structure.add(state.node, st.index)
+    members = _members(inc, structure, graph)
     ranking = rootcause.rank(graph, st.index, members, inc.unmapped_key, structure)
     verdict = inc.assessment
     verdict.root = ranking.root
     verdict.candidates = ranking.candidates
     verdict.root_nodes = ranking.root_nodes
     return True
+
+
+def _members(
+    inc: Incident, structure: rootcause.Structure, graph: Topology
+) -> Iterator[AlertState]:
+    """The alerts `rank` needs, lazily: it reads them only when the structure alone cannot
+    decide, and then only for the severity and first start of each *unexplained* node (or,
+    with no mapped member, for the names of the unmapped ones). Yielding just those members
+    keeps a 10,000-alert incident as cheap to rank as a small one."""
+    if not structure.members:
+        yield from (a for a in inc.alerts.values() if a.node is None or a.node in graph.nodes)
+        return
+    for node in structure.unexplained:
+        yield from inc.by_node.get(node, {}).values()
 
 
 def blast_radius(st: Store, inc: Incident, now: datetime) -> bool:
@@ -50,11 +66,18 @@ def prioritise(st: Store, inc: Incident, now: datetime) -> bool:
     level = priority.impact_level(
         verdict.affected.users, verdict.cost_per_hour, criticalities, settings
     )
-    active = [a.severity for a in inc.alerts.values() if a.active] or [
-        a.severity for a in inc.alerts.values()
-    ]
-    urgency = priority.urgency_level(active, settings)
-    new_priority = priority.priority_of(level, urgency, settings)
+    firing = [severity for severity, n in inc.firing.items() if n > 0]
+    if firing:
+        urgency = priority.urgency_level(firing, settings)
+        new_priority = priority.priority_of(level, urgency, settings)
+    elif inc.version:
+        # Nothing firing: the incident is recovering. Keep the levels it had while it was
+        # firing: falling back to every alert's severity made a P1 whose critical alert cleared
+        # before its warnings jump back to P1 at recovery (and restart the update cadence).
+        urgency, new_priority = verdict.urgency, verdict.priority
+    else:
+        urgency = priority.urgency_level((a.severity for a in inc.alerts.values()), settings)
+        new_priority = priority.priority_of(level, urgency, settings)
     if inc.version and new_priority != verdict.priority and inc.status == IncidentPhase.OPEN:
         inc.anchor = now  # a change of priority restarts the update cadence
     verdict.impact, verdict.urgency, verdict.priority = level, urgency, new_priority

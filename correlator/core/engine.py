@@ -23,7 +23,7 @@ from datetime import datetime
 from correlator.core import alerts as events
 from correlator.core import lifecycle, membership, persist, publish
 from correlator.core.keys import META
-from correlator.core.model import Alert, IncidentPhase, TimerKind, utc
+from correlator.core.model import Alert, Change, IncidentPhase, TimerKind, utc
 from correlator.core.persist import StateValue
 from correlator.core.settings import EngineSettings
 from correlator.core.state import AlertState, Incident
@@ -37,6 +37,8 @@ from topology import Topology
 class EngineStats:
     """What the worker exports as metrics."""
 
+    incidents: int = 0
+    """incidents held: open, or resolved within their reopen window"""
     active_alerts: int = 0
     suppressed_alerts: int = 0
     open_incidents_by_priority: dict[int, int] = field(default_factory=dict)
@@ -89,7 +91,7 @@ class Correlator:
 
     def stats(self) -> EngineStats:
         st = self._st
-        stats = EngineStats()
+        stats = EngineStats(incidents=len(st.incidents))
         for alert in st.alerts.values():
             if alert.suppressed_by is not None:
                 stats.suppressed_alerts += 1
@@ -124,6 +126,24 @@ class Correlator:
             events.apply(self._st, alert, now)
         if now is not None:
             updates.extend(publish.publish(self._st, now))
+        return updates
+
+    def subscribe(self, incident_id: str, user: str, now: datetime) -> list[IncidentUpdate]:
+        """Add `user` to the subscribers of `incident_id` and publish a version listing them.
+
+        Idempotent; [] when this engine does not hold the incident (the worker asks every
+        engine partition) or `user` is already subscribed. `now` advances event time as an
+        alert would, so the timers due by then fire first."""
+        inc = self._st.incidents.get(incident_id)
+        if inc is None or user in inc.subscribers:
+            return []
+        updates = self._run_timers(self._advance(now))
+        inc = self._st.incidents.get(incident_id)
+        if inc is None:  # forgotten by a timer just now
+            return updates
+        inc.subscribers.add(user)
+        self._st.touch(inc, Change.SUBSCRIBERS)
+        updates.extend(publish.publish(self._st, self._st.clock or utc(now)))
         return updates
 
     def tick(self, now: datetime) -> list[IncidentUpdate]:
@@ -194,6 +214,28 @@ def _unmute(st: Store, timer: Timer) -> bool:
     return events.unmute(st, timer.key, timer.when)
 
 
+def _coalesce(st: Store, timer: Timer) -> bool:
+    inc = st.incidents.get(timer.key)
+    if inc is None or not inc.pending or inc.updated_at + st.settings.update_interval > timer.when:
+        return False
+    st.touch(inc, None)
+    return True
+
+
+def _update_due(st: Store, timer: Timer) -> bool:
+    inc = st.incidents.get(timer.key)
+    if (
+        inc is None
+        or inc.status != IncidentPhase.OPEN
+        or inc.next_update_at is None
+        or inc.next_update_at > timer.when
+        or inc.updated_at >= inc.next_update_at  # chased already, or a version since
+    ):
+        return False
+    st.touch(inc, Change.UPDATE_DUE)
+    return True
+
+
 #: What each kind of timer does; True when it may have left something to publish.
 _FIRE: dict[TimerKind, Callable[[Store, Timer], bool]] = {
     TimerKind.HOLD_DOWN: _hold_down,
@@ -201,4 +243,6 @@ _FIRE: dict[TimerKind, Callable[[Store, Timer], bool]] = {
     TimerKind.STALE: _stale,
     TimerKind.SETTLE: _settle,
     TimerKind.UNMUTE: _unmute,
+    TimerKind.COALESCE: _coalesce,
+    TimerKind.UPDATE_DUE: _update_due,
 }

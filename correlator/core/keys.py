@@ -1,8 +1,9 @@
 """Persistence keys: which piece of engine state a snapshot entry or changelog record holds.
 
 On the wire (snapshot dicts, the changelog topic's record keys) a key is text: `meta`,
-`incident/<id>` or `alert/<fingerprint>`; that form is part of the changelog format and must not
-change. Inside the engine it is a `StateKey`, so nothing builds or parses the text by hand.
+`incident/<id>`, `alert/<fingerprint>` or `recurrence/<node>`; that form is part of the
+changelog format and must not change (new kinds may be added). Inside the engine it is a
+`StateKey`, so nothing builds or parses the text by hand.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ class KeyKind(StrEnum):
     INCIDENT = "incident"
     """one incident with its member alerts"""
     ALERT = "alert"
-    """one alert that belongs to no incident (muted, say)"""
+    """one alert (its current occurrence), or the tombstone of a forgotten one"""
+    RECURRENCE = "recurrence"
+    """when incidents with this root cause node were resolved lately (`core.recurrence`)"""
 
 
 class StateKey(NamedTuple):
@@ -35,12 +38,13 @@ class StateKey(NamedTuple):
         if text == KeyKind.META.value:
             return META
         kind, sep, ident = text.partition("/")
-        if not sep or kind not in (KeyKind.INCIDENT.value, KeyKind.ALERT.value):
+        if not sep or kind not in _WITH_ID:
             return None
         return cls(KeyKind(kind), ident)
 
 
 META = StateKey(KeyKind.META)
+_WITH_ID = frozenset({KeyKind.INCIDENT.value, KeyKind.ALERT.value, KeyKind.RECURRENCE.value})
 
 
 def incident_key(incident_id: str) -> StateKey:
@@ -49,3 +53,7 @@ def incident_key(incident_id: str) -> StateKey:
 
 def alert_key(fingerprint: str) -> StateKey:
     return StateKey(KeyKind.ALERT, fingerprint)
+
+
+def recurrence_key(root: str) -> StateKey:
+    return StateKey(KeyKind.RECURRENCE, root)

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
-from correlator.core import assess, membership, pipeline, publish
-from correlator.core.keys import META, alert_key, incident_key
+from correlator.core import assess, membership, pipeline, publish, recurrence
+from correlator.core.keys import alert_key, incident_key
 from correlator.core.model import Change, IncidentPhase
 from correlator.core.state import AlertState, Incident
 from correlator.core.store import IncidentUpdate, Store
@@ -26,6 +26,9 @@ TOMBSTONE_TTL = timedelta(hours=24)
 
 #: Tombstones are swept only once there are this many, so a quiet engine never pays for it.
 TOMBSTONE_SWEEP_AT = 1024
+
+#: At most this many tombstones are kept (the oldest go first), whatever the TTL.
+TOMBSTONE_MAX = 100_000
 
 
 class Event(StrEnum):
@@ -114,12 +117,13 @@ def open_incident(st: Store, state: AlertState, now: datetime) -> Incident:
 
 def merge(st: Store, absorbed: Incident, survivor: Incident, now: datetime) -> None:
     """`absorbed` publishes its last version (status merged) and its alerts join `survivor`."""
-    if not absorbed.assessed:
-        pipeline.assess(st, absorbed, now)
+    # Always re-assessed: a restored engine holds no assessment to reuse, and must say the same.
+    pipeline.assess(st, absorbed, now)
     _move(absorbed, Event.MERGE)
     absorbed.merged_into = survivor.id
-    st.touched.pop(absorbed.id, None)
-    st.outbox.append(IncidentUpdate(publish.record(st, absorbed, now, [Change.MERGED.value])))
+    touched = st.touched.pop(absorbed.id, set())
+    touched.add(Change.MERGED)
+    st.outbox.append(IncidentUpdate(publish.emit(st, absorbed, now, touched)))
     for state in list(absorbed.alerts.values()):
         membership.unindex(st, absorbed.id, state)
         if state.incident_id == absorbed.id:
@@ -177,6 +181,7 @@ def resolve(st: Store, inc: Incident, at: datetime) -> bool:
         del st.unmapped_open[inc.unmapped_key]
     for root in inc.assessment.root_nodes:
         st.resolved_by_root.setdefault(root, set()).add(inc.id)
+    recurrence.note_resolved(st, inc, resolved_at)
     st.timers.schedule(timers_for(inc, st.settings))
     st.touch(inc, Change.RESOLVED)
     st.counters["incidents_resolved"] += 1
@@ -213,9 +218,13 @@ def forget_alert(st: Store, state: AlertState) -> None:
     if st.alerts.get(state.fingerprint) is state:
         del st.alerts[state.fingerprint]
     if state.ends_at is not None:
+        st.tombstones.pop(state.fingerprint, None)  # re-inserted last: the dict stays in age order
         st.tombstones[state.fingerprint] = state.ends_at
+        while len(st.tombstones) > TOMBSTONE_MAX:
+            oldest = next(iter(st.tombstones))
+            del st.tombstones[oldest]
+            st.dirty.add(alert_key(oldest))
     st.dirty.add(alert_key(state.fingerprint))
-    st.dirty.add(META)
 
 
 def expire_tombstones(st: Store, now: datetime) -> None:
@@ -225,5 +234,5 @@ def expire_tombstones(st: Store, now: datetime) -> None:
     stale = [fp for fp, ended in st.tombstones.items() if ended < horizon]
     for fp in stale:
         del st.tombstones[fp]
-    if stale:
-        st.dirty.add(META)
+        if fp not in st.alerts:
+            st.dirty.add(alert_key(fp))

@@ -7,6 +7,9 @@ attract, so a long-running incident does not swallow every later fault.
 
 from __future__ import annotations
 
+import bisect
+from datetime import datetime
+
 from correlator.core.keys import alert_key
 from correlator.core.model import Change
 from correlator.core.state import AlertState, Incident
@@ -45,11 +48,23 @@ def add(
     st: Store, inc: Incident, state: AlertState, change: Change, *, already_active: bool = False
 ) -> None:
     """Make `state` a member of `inc` (`already_active`: its node is already counted active)."""
-    previous = inc.alerts.get(state.fingerprint)
-    if previous is not None and previous is not state:
-        # An earlier occurrence of the same alert, kept from before a reopen.
-        unindex(st, inc.id, previous)
-    inc.alerts[state.fingerprint] = state
+    fp = state.fingerprint
+    previous = inc.alerts.get(fp)
+    if previous is not None:
+        if previous is not state:
+            # An earlier occurrence of the same alert, kept from before a reopen.
+            unindex(st, inc.id, previous)
+        account(inc, previous, (previous.active, previous.severity), gone=True)
+        state.seq = previous.seq
+    else:
+        state.seq = inc.next_seq
+        inc.next_seq += 1
+    inc.alerts[fp] = state
+    account(inc, state, None)
+    if st.alerts.get(fp) is state:
+        inc.detached.discard(fp)
+    else:
+        inc.detached.add(fp)
     state.incident_id = inc.id
     structure = st.structures.get(inc.id)
     if structure is not None and state.node is not None and state.node in st.topology:
@@ -60,3 +75,70 @@ def add(
     inc.quiet_since = None
     st.dirty.add(alert_key(state.fingerprint))
     st.touch(inc, change)
+
+
+Was = tuple[bool, str] | None
+"""(active, severity) of a member before it changed; None for a member not counted yet."""
+
+#: Severities that say "degraded" rather than "down" (the record's title wording).
+MILD = frozenset({"warning", "info"})
+_RANK = {"critical": 0, "error": 1, "warning": 2, "info": 3}
+
+
+def before(state: AlertState) -> Was:
+    return (state.active, state.severity)
+
+
+def desk_key(state: AlertState) -> tuple[int, int, datetime, str]:
+    """Where a record lists the alert: firing first, most severe first, then oldest first."""
+    return (
+        0 if state.active else 1,
+        _RANK.get(state.severity, 4),
+        state.starts_at,
+        state.fingerprint,
+    )
+
+
+def account(inc: Incident, state: AlertState, was: Was, *, gone: bool = False) -> None:
+    """Keep an incident's aggregates in step with one member's change, in O(log n) rather
+    than a pass over every member: `firing` (severity counts of active members), `tallies`
+    (members by node and down/degraded, for the record's wording), `order` (the desk order of
+    the record's alert list) and `by_node` (members by node, for ranking). Undo what the member
+    counted as `was`, count it as it is now (unless it is `gone`). A state that is not `inc`'s
+    member is left alone."""
+    if inc.alerts.get(state.fingerprint) is not state:
+        return
+    if was is None and not gone:
+        inc.by_node.setdefault(state.node, {})[state.fingerprint] = state
+    if was is not None:
+        if was[0]:
+            inc.firing[was[1]] -= 1
+        inc.tallies[(state.node, was[1] not in MILD)] -= 1
+        key = state.order_key
+        if key is not None:
+            at = bisect.bisect_left(inc.order, key)
+            if at < len(inc.order) and inc.order[at] == key:
+                del inc.order[at]
+    if gone:
+        state.order_key = None
+        on_node = inc.by_node.get(state.node)
+        if on_node is not None and on_node.get(state.fingerprint) is state:
+            del on_node[state.fingerprint]
+            if not on_node:
+                del inc.by_node[state.node]
+        return
+    if state.active:
+        inc.firing[state.severity] += 1
+    inc.tallies[(state.node, state.severity not in MILD)] += 1
+    state.order_key = desk_key(state)
+    bisect.insort(inc.order, state.order_key)
+
+
+def recount(inc: Incident) -> None:
+    """Every aggregate from scratch (after a restore)."""
+    inc.firing.clear()
+    inc.tallies.clear()
+    inc.by_node.clear()
+    inc.order.clear()
+    for state in inc.alerts.values():
+        account(inc, state, None)

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any, Final, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 SCHEMA_ID: Final = "correlator.incident/v1"
 
@@ -49,6 +49,18 @@ class Change(StrEnum):
     MERGED = "merged"
     REOPENED = "reopened"
     RESOLVED = "resolved"
+    SUBSCRIBERS = "subscribers"
+    """someone subscribed to the incident's updates"""
+    UPDATE_DUE = "update_due"
+    """next_update_at passed with no version since: chase the resolver group"""
+    STATUS = "status"
+    ROOT_CAUSE = "root_cause"
+    CANDIDATES = "candidates"
+    PRIORITY = "priority"
+    IMPACT = "impact"
+    URGENCY = "urgency"
+    ASSIGNMENT = "assignment"
+    AFFECTED = "affected"
     UPDATED = "updated"
     """the record changed for no listed reason (a re-ranking, say)"""
 
@@ -67,15 +79,31 @@ ALERT_CHANGES: frozenset[Change] = frozenset(
 )
 
 
+#: Changes published at once (CONTRACT §7); every other change waits for the coalesced version.
+#: `publish.desk_changes` says which differences of the desk fields are immediate.
+IMMEDIATE_CHANGES: frozenset[Change] = frozenset(
+    {
+        Change.OPENED,
+        Change.RESOLVED,
+        Change.REOPENED,
+        Change.MERGED,
+        Change.SUBSCRIBERS,
+        Change.UPDATE_DUE,
+    }
+)
+
+
 class TimerKind(StrEnum):
     """What a timer does when it fires. Timers due at the same instant fire in the order of
     these values (then by key), so keep the values' alphabetical order when adding one."""
 
+    COALESCE = "coalesce"
     FORGET = "forget"
     HOLD_DOWN = "hold_down"
     SETTLE = "settle"
     STALE = "stale"
     UNMUTE = "unmute"
+    UPDATE_DUE = "update_due"
 
 
 #: Normalised severities, most severe first. Decoders map every vendor's vocabulary onto these.
@@ -222,6 +250,22 @@ class AlertRecord(_Record):
     labels: dict[str, str] = Field(default_factory=dict)
     flapping: bool = False
     occurrences: int = Field(default=1, description="how many times it fired in this incident")
+    _json: bytes | None = PrivateAttr(default=None)
+
+    def fragment(self) -> orjson.Fragment:
+        """Its JSON, serialised once: the engine reuses an alert's record across versions until
+        the alert changes, so every later version of its incident splices these bytes in."""
+        if self._json is None:
+            self._json = orjson.dumps(self.model_dump(mode="json"))
+        return orjson.Fragment(self._json)
+
+    def __eq__(self, other: object) -> bool:
+        # The field values alone: whether the JSON was cached yet is no part of the record.
+        if not isinstance(other, AlertRecord):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class Affected(_Record):
@@ -230,6 +274,22 @@ class Affected(_Record):
     user_groups: list[str] = Field(default_factory=list)
     users: int = Field(default=0, description="head count of the affected user groups")
     sites: list[str] = Field(default_factory=list)
+    services_total: int | None = Field(
+        default=None, description="how many services are affected (the list may be capped)"
+    )
+    business_services_total: int | None = None
+    user_groups_total: int | None = None
+    sites_total: int | None = None
+
+
+class Recurrence(_Record):
+    count: int = Field(
+        default=0, description="earlier incidents with the same root cause within the window"
+    )
+    window_days: float = Field(default=30.0, description="the look-back, in days")
+    last_resolved_at: datetime | None = Field(
+        default=None, description="when the latest of them was resolved"
+    )
 
 
 class Cost(_Record):
@@ -259,7 +319,13 @@ class IncidentRecord(_Record):
     resolved_at: datetime | None = None
     root_cause: RootCause | None
     candidates: list[Candidate] = Field(default_factory=list)
-    alerts: list[AlertRecord]
+    alerts: list[AlertRecord] = Field(
+        description="firing alerts first, most severe first, then by start; capped at the "
+        "engine's max_alerts_per_incident (alerts_total counts them all)"
+    )
+    alerts_total: int = Field(default=0, description="alerts in the incident, listed or not")
+    alerts_firing: int = Field(default=0, description="alerts counting as firing (or flapping)")
+    candidates_total: int = Field(default=0, description="root-cause candidates before capping")
     affected: Affected
     impact: int = Field(ge=1, le=3)
     urgency: int = Field(ge=1, le=3)
@@ -270,6 +336,10 @@ class IncidentRecord(_Record):
     cost: Cost
     unmapped: bool
     reopened: int = 0
+    subscribers: list[str] = Field(
+        default_factory=list, description="people subscribed to this incident's updates, sorted"
+    )
+    recurrence: Recurrence = Field(default_factory=Recurrence)
     changes: list[str] = Field(
         default_factory=list,
         description="what changed since the previous version, e.g. alert_added",
@@ -278,7 +348,19 @@ class IncidentRecord(_Record):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json", by_alias=True))
+        """The record's JSON, its alerts spliced in from their cached fragments."""
+        data = self.model_dump(mode="json", by_alias=True, exclude={"alerts"})
+        alerts = [a.fragment() for a in self.alerts]
+        return orjson.dumps({k: alerts if k == "alerts" else v for k, v in _ordered(data)})
+
+
+def _ordered(data: dict[str, Any]) -> list[tuple[str, Any]]:
+    """`data` in the record's field order, with `alerts` back in its place."""
+    items: list[tuple[str, Any]] = []
+    for name, info in IncidentRecord.model_fields.items():
+        key = info.alias or name
+        items.append((key, None if key == "alerts" else data[key]))
+    return items
 
 
 def incident_json_schema() -> dict[str, Any]:

@@ -1,9 +1,19 @@
 """The engine's state as key -> JSON-able value: whole (`snapshot`), as changes since the last
 call (`take_state_changes`, for the changelog), and read back (`restore`).
 
-Keys are `StateKey`s inside and text on the wire (`meta`, `incident/<id>`, `alert/<fp>`). Only
-incidents (with their member alerts), alerts of no incident, the clock, the counters and the
-tombstones are stored; every index and timer is rebuilt from them by `rebuild`.
+Keys are `StateKey`s inside and text on the wire. What each key holds, so that one change costs
+one small record whatever the incident's size:
+
+* `meta`: the clock and the counters (nothing that grows);
+* `incident/<id>`: a compact header (`Incident.to_dict`): lifecycle fields, the few assessment
+  figures that are compared against before the next assessment, the fingerprint of the last
+  published desk fields; no member alerts, no affected lists (recomputed before any publish);
+* `alert/<fp>`: the alert's current occurrence (its `incident_id` and `seq` place it among its
+  incident's members), or `{"v": 2, "tombstone": <end>}` for a forgotten alert, deleted when the
+  tombstone expires;
+* `recurrence/<node>`: recent resolutions of incidents with that root cause.
+
+Every index and timer is rebuilt from them by `rebuild`.
 """
 
 from __future__ import annotations
@@ -13,10 +23,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from correlator.core import membership
-from correlator.core.keys import META, KeyKind, StateKey, alert_key, incident_key
+from correlator.core import membership, recurrence
+from correlator.core.keys import META, KeyKind, StateKey, alert_key, incident_key, recurrence_key
 from correlator.core.model import IncidentPhase, TimerKind
-from correlator.core.state import AlertState, Incident
+from correlator.core.state import FORMAT_VERSION, AlertState, Incident
 from correlator.core.store import Store
 from correlator.core.timers import timers_for
 from correlator.errors import CorrelatorError
@@ -31,19 +41,30 @@ class StateFormatError(CorrelatorError):
 
 def meta(st: Store) -> StateValue:
     return {
+        "v": FORMAT_VERSION,
         "clock": st.clock.isoformat() if st.clock else None,
-        "counters": dict(st.counters),
-        "tombstones": {k: v.isoformat() for k, v in st.tombstones.items()},
+        "counters": dict(sorted(st.counters.items())),
     }
+
+
+def _alert_value(st: Store, fp: str) -> StateValue | None:
+    alert = st.alerts.get(fp)
+    if alert is not None:
+        return alert.to_dict()
+    ended = st.tombstones.get(fp)
+    return {"v": FORMAT_VERSION, "tombstone": ended.isoformat()} if ended is not None else None
 
 
 def snapshot(st: Store) -> dict[str, StateValue]:
     state: dict[str, StateValue] = {META.format(): meta(st)}
     for inc in st.incidents.values():
         state[incident_key(inc.id).format()] = inc.to_dict()
-    for alert in st.alerts.values():
-        if alert.incident_id is None:
-            state[alert_key(alert.fingerprint).format()] = alert.to_dict()
+    for fp in (*st.alerts, *st.tombstones):
+        value = _alert_value(st, fp)
+        if value is not None:
+            state[alert_key(fp).format()] = value
+    for node, history in st.recurrence.items():
+        state[recurrence_key(node).format()] = recurrence.to_value(history)
     return state
 
 
@@ -53,8 +74,10 @@ def _value(st: Store, key: StateKey) -> StateValue | None:
     if key.kind is KeyKind.INCIDENT:
         inc = st.incidents.get(key.id)
         return inc.to_dict() if inc is not None else None
-    alert = st.alerts.get(key.id)
-    return alert.to_dict() if alert is not None and alert.incident_id is None else None
+    if key.kind is KeyKind.RECURRENCE:
+        history = st.recurrence.get(key.id)
+        return recurrence.to_value(history) if history else None
+    return _alert_value(st, key.id)
 
 
 def take_changes(st: Store) -> dict[str, StateValue | None]:
@@ -66,6 +89,8 @@ def take_changes(st: Store) -> dict[str, StateValue | None]:
 def _stored(key: str, value: object) -> StateValue:
     if not isinstance(value, dict):
         raise StateFormatError(f"state key {key!r} holds {type(value).__name__}, not an object")
+    if "v" not in value:
+        raise StateFormatError(f"state key {key!r} was written by an older engine (no `v`)")
     return value
 
 
@@ -76,24 +101,31 @@ def restore(st: Store, state: Mapping[str, object]) -> None:
         data = _stored(META.format(), raw)
         st.clock = datetime.fromisoformat(data["clock"]) if data["clock"] else None
         st.counters = Counter(data["counters"])
-        st.tombstones = {k: datetime.fromisoformat(v) for k, v in data["tombstones"].items()}
-    standalone: list[AlertState] = []
     for text, value in sorted(state.items()):
         key = StateKey.parse(text)
         if value is None or key is None:
             continue
+        data = _stored(text, value)
         if key.kind is KeyKind.INCIDENT:
-            inc = Incident.from_dict(_stored(text, value))
+            inc = Incident.from_dict(data)
             st.incidents[inc.id] = inc
+        elif key.kind is KeyKind.RECURRENCE:
+            st.recurrence[key.id] = recurrence.from_value(data)
         elif key.kind is KeyKind.ALERT:
-            standalone.append(AlertState.from_dict(_stored(text, value)))
-    for inc in sorted(st.incidents.values(), key=lambda i: (i.opened_at, i.id)):
-        for alert in inc.alerts.values():
-            current = st.alerts.get(alert.fingerprint)
-            if current is None or alert.starts_at >= current.starts_at:
+            if "tombstone" in data:
+                st.tombstones[key.id] = datetime.fromisoformat(data["tombstone"])
+            else:
+                alert = AlertState.from_dict(data)
                 st.alerts[alert.fingerprint] = alert
-    for alert in standalone:
-        st.alerts[alert.fingerprint] = alert
+    for alert in st.alerts.values():
+        holder = st.incidents.get(alert.incident_id) if alert.incident_id else None
+        if holder is not None and alert.fingerprint not in holder.detached:
+            holder.alerts[alert.fingerprint] = alert
+    for inc in st.incidents.values():
+        inc.alerts = dict(sorted(inc.alerts.items(), key=lambda item: item[1].seq))
+        membership.recount(inc)
+    # A tombstone is kept in insertion order (oldest first) for the count cap.
+    st.tombstones = dict(sorted(st.tombstones.items(), key=lambda item: (item[1], item[0])))
     rebuild(st)
     st.dirty.clear()
 

@@ -22,7 +22,7 @@ from typing import Final, Protocol, TypeVar
 
 from correlator.core import assess as assessment
 from correlator.core import lifecycle, membership
-from correlator.core.keys import alert_key
+from correlator.core.keys import alert_key, incident_key
 from correlator.core.model import Change, IncidentPhase
 from correlator.core.state import AlertState, Incident
 from correlator.core.store import Store
@@ -111,7 +111,16 @@ INCIDENT_STAGES: Final[Sequence[Stage[Incident]]] = (
 
 def admit(st: Store, state: AlertState, now: datetime) -> None:
     """Hold an alert occurrence that is news and run it through `ALERT_STAGES`."""
-    st.alerts[state.fingerprint] = state
+    fp = state.fingerprint
+    old = st.alerts.get(fp)
+    st.alerts[fp] = state
+    st.dirty.add(alert_key(fp))
+    if old is not None and old is not state and old.incident_id is not None:
+        # The earlier occurrence stays in its incident's history, stored in that header now.
+        holder = st.incidents.get(old.incident_id)
+        if holder is not None and holder.alerts.get(fp) is old:
+            holder.detached.add(fp)
+            st.dirty.add(incident_key(holder.id))
     for stage in ALERT_STAGES:
         if not stage(st, state, now):
             return

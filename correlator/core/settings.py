@@ -137,8 +137,33 @@ class EngineSettings(_Settings):
         description="maintenance windows: same shape as silences, reported as maintenance",
     )
     max_alerts_per_incident: int = Field(
-        default=500,
+        default=25,
         ge=1,
-        description="the published record lists at most this many alerts (all are still "
-        "counted); a storm of thousands would otherwise make records megabytes large",
+        description="the published record lists at most this many alerts, firing and most "
+        "severe first (`alerts_total` and `alerts_firing` count them all); a record stays the "
+        "same size whether the outage has 30 alerts or 10,000",
+    )
+    max_affected_listed: int = Field(
+        default=100,
+        ge=1,
+        description="each `affected` list in a record names at most this many ids; "
+        "`<list>_total` beside it gives the full count",
+    )
+    max_candidates: int = Field(
+        default=10, ge=1, description="root-cause candidates listed in a record"
+    )
+    update_interval: Duration = Field(
+        default=timedelta(seconds=30),
+        description="alerts joining or clearing an incident without a change a desk acts on are "
+        "published together, at most one version per incident per this much event time",
+    )
+    recurrence_window: Duration = Field(
+        default=timedelta(days=30),
+        description="look-back for `recurrence`: earlier incidents on the same root cause",
+    )
+    recurrence_per_root: int = Field(
+        default=20, ge=1, description="resolutions remembered per root cause node"
+    )
+    recurrence_roots: int = Field(
+        default=10_000, ge=1, description="root cause nodes remembered for recurrence"
     )

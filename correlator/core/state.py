@@ -6,11 +6,15 @@ in place. `to_dict` / `from_dict` give the JSON-able form used by `snapshot()` a
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from correlator.core.model import Affected, AlertPhase, Candidate, IncidentPhase, RootCause
+
+#: The shape of stored values (`AlertState.to_dict`, `Incident.to_dict`); 1 had no `v`.
+FORMAT_VERSION = 2
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -46,8 +50,12 @@ class AlertState:
     flapping: bool = False
     flips: list[datetime] = field(default_factory=list)
     occurrences: int = 1
+    seq: int = 0
+    """position among its incident's members (restore rebuilds the members in this order)"""
     indexed: bool = field(default=False, compare=False, repr=False)
     """Counted in the grouping index (derived, never persisted; see `core.membership`)."""
+    order_key: Any = field(default=None, compare=False, repr=False)
+    """its place in its incident's `order` (derived, never persisted; `membership.account`)"""
     rendered: Any = field(default=None, compare=False, repr=False)
     """(key, AlertRecord) of the last rendering; derived, never persisted."""
 
@@ -59,6 +67,7 @@ class AlertState:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "v": FORMAT_VERSION,
             "fingerprint": self.fingerprint,
             "name": self.name,
             "node": self.node,
@@ -76,6 +85,7 @@ class AlertState:
             "flapping": self.flapping,
             "flips": [_ts(f) for f in self.flips],
             "occurrences": self.occurrences,
+            "seq": self.seq,
         }
 
     @classmethod
@@ -98,6 +108,7 @@ class AlertState:
             flapping=data["flapping"],
             flips=[_req_dt(f) for f in data["flips"]],
             occurrences=data["occurrences"],
+            seq=data.get("seq", 0),
         )
 
 
@@ -117,11 +128,12 @@ class Assessment:
     assignment_group: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """Only what cannot wait for the next assessment: the root nodes (reopening looks them
+        up), the levels the next assessment compares against, and what `stats` reports. The
+        rest (root cause text, candidates, affected lists) is recomputed before any publish."""
         return {
-            "root": self.root.model_dump(mode="json") if self.root else None,
-            "candidates": [c.model_dump(mode="json") for c in self.candidates],
             "root_nodes": list(self.root_nodes),
-            "affected": self.affected.model_dump(mode="json"),
+            "users": self.affected.users,
             "cost_per_hour": self.cost_per_hour,
             "currency": self.currency,
             "impact": self.impact,
@@ -133,10 +145,8 @@ class Assessment:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Assessment:
         return cls(
-            root=RootCause.model_validate(data["root"]) if data["root"] else None,
-            candidates=[Candidate.model_validate(c) for c in data["candidates"]],
             root_nodes=tuple(data["root_nodes"]),
-            affected=Affected.model_validate(data["affected"]),
+            affected=Affected(users=data["users"]),
             cost_per_hour=data["cost_per_hour"],
             currency=data["currency"],
             impact=data["impact"],
@@ -165,18 +175,48 @@ class Incident:
     assessment: Assessment = field(default_factory=Assessment)
     cost_accrued: float = 0.0
     cost_since: datetime | None = None
-    published_digest: tuple[Any, ...] | None = None
-    alert_epoch: int = 0
-    """Counts the alert changes a desk hears about; part of the published digest."""
+    published: tuple[Any, ...] | None = None
+    """Compact fingerprint of the desk fields last published (`publish.desk_state`)."""
+    pending: set[str] = field(default_factory=set)
+    """Alert changes waiting for the next coalesced version."""
+    next_update_at: datetime | None = None
+    """When users must next hear of it, as last published (open incidents only)."""
+    subscribers: set[str] = field(default_factory=set)
+    """people who asked to hear of this incident (`Correlator.subscribe`)"""
+    next_seq: int = 0
+    detached: set[str] = field(default_factory=set)
+    """members kept from an earlier occurrence while the alert's current occurrence lives
+    elsewhere: stored in this header, since `alert/<fp>` holds the current one"""
+    firing: Counter[str] = field(default_factory=Counter, compare=False, repr=False)
+    """severity -> members counting as active (derived, kept by `membership.account`)"""
+    tallies: Counter[tuple[str | None, bool]] = field(
+        default_factory=Counter, compare=False, repr=False
+    )
+    """(node, down) -> members (derived, kept by `membership.account`)"""
+    by_node: dict[str | None, dict[str, AlertState]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """node -> its members by fingerprint (derived, kept by `membership.account`)"""
+    order: list[Any] = field(default_factory=list, compare=False, repr=False)
+    """members' `desk_key`s, sorted (derived, kept by `membership.account`)"""
+    recurrence: tuple[int, datetime | None] = (0, None)
+    """(count, last resolved) of earlier incidents on the same root, set at each publish"""
     assessed: bool = False
     """False when member alerts changed since the stages last ran."""
 
     @property
     def has_active(self) -> bool:
-        return any(a.active for a in self.alerts.values())
+        return any(n > 0 for n in self.firing.values())
+
+    @property
+    def active_count(self) -> int:
+        return sum(self.firing.values())
 
     def to_dict(self) -> dict[str, Any]:
+        """The header: member alerts are stored under their own `alert/<fp>` keys (except
+        `detached` ones), so a change of one alert never rewrites the whole incident."""
         return {
+            "v": FORMAT_VERSION,
             "id": self.id,
             "opened_at": _ts(self.opened_at),
             "updated_at": _ts(self.updated_at),
@@ -186,19 +226,24 @@ class Incident:
             "merged_into": self.merged_into,
             "reopened": self.reopened,
             "anchor": _ts(self.anchor),
-            "alerts": [a.to_dict() for a in self.alerts.values()],
             "quiet_since": _ts(self.quiet_since),
             "unmapped_key": self.unmapped_key,
             "assessment": self.assessment.to_dict(),
             "cost_accrued": self.cost_accrued,
             "cost_since": _ts(self.cost_since),
-            "published_digest": _digest_to_json(self.published_digest),
-            "alert_epoch": self.alert_epoch,
+            "published": list(self.published) if self.published is not None else None,
+            "pending": sorted(self.pending),
+            "next_update_at": _ts(self.next_update_at),
+            "subscribers": sorted(self.subscribers),
+            "next_seq": self.next_seq,
+            "detached": [self.alerts[fp].to_dict() for fp in sorted(self.detached)],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Incident:
-        alerts = [AlertState.from_dict(a) for a in data["alerts"]]
+        """The header alone; `persist.restore` adds the members."""
+        detached = [AlertState.from_dict(a) for a in data["detached"]]
+        published = data["published"]
         return cls(
             id=data["id"],
             opened_at=_req_dt(data["opened_at"]),
@@ -209,31 +254,17 @@ class Incident:
             merged_into=data["merged_into"],
             reopened=data["reopened"],
             anchor=_dt(data["anchor"]),
-            alerts={a.fingerprint: a for a in alerts},
+            alerts={a.fingerprint: a for a in detached},
             quiet_since=_dt(data["quiet_since"]),
             unmapped_key=data["unmapped_key"],
             assessment=Assessment.from_dict(data["assessment"]),
             cost_accrued=data["cost_accrued"],
             cost_since=_dt(data["cost_since"]),
-            published_digest=_digest_from_json(data["published_digest"]),
-            alert_epoch=data.get("alert_epoch", 0),
-            assessed=True,
+            published=tuple(published) if published is not None else None,
+            pending=set(data["pending"]),
+            next_update_at=_dt(data["next_update_at"]),
+            subscribers=set(data["subscribers"]),
+            next_seq=data["next_seq"],
+            detached={a.fingerprint for a in detached},
+            assessed=False,
         )
-
-
-def _digest_to_json(digest: tuple[Any, ...] | None) -> Any:
-    if digest is None:
-        return None
-    return [list(part) if isinstance(part, tuple) else part for part in digest]
-
-
-def _digest_from_json(data: Any) -> tuple[Any, ...] | None:
-    if data is None:
-        return None
-    return tuple(_freeze(part) for part in data)
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value

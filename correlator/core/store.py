@@ -1,7 +1,7 @@
 """Everything the engine holds, in one place, so the modules that act on it are plain functions.
 
-Only `alerts`, `incidents`, `clock`, `counters` and `tombstones` are persisted (see `persist`);
-the rest is derived from them and rebuilt on restore or on a topology change.
+Only `alerts`, `incidents`, `clock`, `counters`, `tombstones` and `recurrence` are persisted
+(see `persist`); the rest is derived from them and rebuilt on restore or on a topology change.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from correlator.core.keys import StateKey, incident_key
-from correlator.core.model import ALERT_CHANGES, Change, IncidentRecord
+from correlator.core.model import Change, IncidentRecord
 from correlator.core.settings import EngineSettings
 from correlator.core.state import AlertState, Incident
 from correlator.core.timers import TimerWheel
@@ -53,6 +53,8 @@ class Store:
     counters: Counter[str] = field(default_factory=Counter)
     tombstones: dict[str, datetime] = field(default_factory=dict)
     """fingerprint -> end of a forgotten alert (see `lifecycle.TOMBSTONE_TTL`)"""
+    recurrence: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)
+    """root node -> (resolved_at, incident id) of recent incidents (`core.recurrence`)"""
     open: set[str] = field(default_factory=set)
     """ids of open incidents: the background fault count for silent-cause plausibility"""
     unmapped_open: dict[str, str] = field(default_factory=dict)
@@ -74,11 +76,11 @@ class Store:
             self.topology, self.settings.grouping, background=lambda: len(self.open)
         )
 
-    def touch(self, inc: Incident, change: Change | None) -> None:
-        """Mark `inc` for re-assessment; `change` (if any) is listed in its next record."""
-        inc.assessed = False
-        if change in ALERT_CHANGES:
-            inc.alert_epoch += 1
+    def touch(self, inc: Incident, change: Change | None, *, reassess: bool = True) -> None:
+        """Mark `inc` for publishing (and, with `reassess`, for re-assessment); `change` (if
+        any) is listed in its next record."""
+        if reassess:
+            inc.assessed = False
         changes = self.touched.setdefault(inc.id, set())
         if change is not None:
             changes.add(change)

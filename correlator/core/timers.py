@@ -66,20 +66,14 @@ def timers_for(
     * a resolved incident is forgotten when its reopen window closes;
     * a flapping alert is checked for settling one flapping window after its last flip;
     * a resolved alert stops drawing related alerts into its incident after the grouping window;
-    * a muted alert is reconsidered when the first silence muting it ends.
+    * a muted alert is reconsidered when the first silence muting it ends;
+    * an incident with alert changes waiting publishes them one `update_interval` after its
+      last version (coalesce);
+    * an open incident publishes `update_due` when its `next_update_at` passes (once: that
+      version leaves the deadline as it was, overdue, until a version with news moves it).
     """
     if isinstance(item, Incident):
-        if item.status == IncidentPhase.OPEN and item.quiet_since is not None:
-            return [
-                Timer(item.quiet_since + settings.lifecycle.hold_down, TimerKind.HOLD_DOWN, item.id)
-            ]
-        if item.status == IncidentPhase.RESOLVED and item.resolved_at is not None:
-            return [
-                Timer(
-                    item.resolved_at + settings.lifecycle.reopen_window, TimerKind.FORGET, item.id
-                )
-            ]
-        return []
+        return _incident_timers(item, settings)
     key = item.fingerprint
     timers: list[Timer] = []
     settle = flapping.settle_deadline(item, settings.flapping)
@@ -95,4 +89,22 @@ def timers_for(
         ]
         if ends:
             timers.append(Timer(min(ends), TimerKind.UNMUTE, key))
+    return timers
+
+
+def _incident_timers(inc: Incident, settings: EngineSettings) -> list[Timer]:
+    timers: list[Timer] = []
+    if inc.pending and inc.version:
+        timers.append(Timer(inc.updated_at + settings.update_interval, TimerKind.COALESCE, inc.id))
+    if inc.status == IncidentPhase.OPEN:
+        if inc.quiet_since is not None:
+            timers.append(
+                Timer(inc.quiet_since + settings.lifecycle.hold_down, TimerKind.HOLD_DOWN, inc.id)
+            )
+        if inc.next_update_at is not None and inc.updated_at < inc.next_update_at:
+            timers.append(Timer(inc.next_update_at, TimerKind.UPDATE_DUE, inc.id))
+    elif inc.status == IncidentPhase.RESOLVED and inc.resolved_at is not None:
+        timers.append(
+            Timer(inc.resolved_at + settings.lifecycle.reopen_window, TimerKind.FORGET, inc.id)
+        )
     return timers

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from statistics import median
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from correlator.desk.view import DeskRecord, DeskView, now_utc
+from correlator.desk.view import DeskRecord, DeskView, Filters, now_utc
 from topology import Topology
 
 
@@ -33,6 +34,14 @@ class DeskSummary:
     cost_accrued: float
     currency: str
     view_ready: bool
+    repeats_open: int = 0
+    """Open incidents whose root cause failed before within the recurrence look-back."""
+    reopened_open: int = 0
+    """Open incidents that were resolved and came back."""
+    resolved_recently: int = 0
+    """Incidents resolved within RECENT (of those the view keeps)."""
+    median_resolve_seconds: float | None = None
+    """Median time to resolve of those, None when there are none."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -56,8 +65,24 @@ def _head_counts(records: list[DeskRecord], topology: Topology | None) -> tuple[
     return people(down), people(risk)
 
 
+#: The window of the page's "resolved" figures.
+RECENT = timedelta(hours=24)
+
+
+def _resolved_recently(view: DeskView, now: datetime) -> list[float]:
+    """Seconds to resolve of the incidents the view keeps that were resolved within RECENT
+    (merged ones are not resolutions)."""
+    closed = view.records(Filters(status="resolved"))
+    return [
+        (r.resolved_at - r.opened_at).total_seconds()
+        for r in closed
+        if r.status == "resolved" and r.resolved_at is not None and now - r.resolved_at <= RECENT
+    ]
+
+
 def summarise(view: DeskView, topology: Topology | None, now: datetime) -> DeskSummary:
     records = view.records()
+    resolved = _resolved_recently(view, now)
     cannot_work, at_risk = _head_counts(records, topology)
     currencies = {r.cost.currency for r in records}
     return DeskSummary(
@@ -71,6 +96,10 @@ def summarise(view: DeskView, topology: Topology | None, now: datetime) -> DeskS
         cost_accrued=round(sum(r.cost.accrued for r in records if not r.at_risk), 2),
         currency=currencies.pop() if len(currencies) == 1 else "mixed" if currencies else "USD",
         view_ready=view.ready,
+        repeats_open=sum(1 for r in records if r.repeat),
+        reopened_open=sum(1 for r in records if r.reopened > 0),
+        resolved_recently=len(resolved),
+        median_resolve_seconds=round(median(resolved), 1) if resolved else None,
     )
 
 
@@ -106,15 +135,21 @@ class DeskCollector(Collector):
             "People subscribed to the updates of open incidents (one per person and incident).",
             value=s.subscriptions,
         )
-        yield GaugeMetricFamily(
-            "correlator_desk_open_incidents",
-            "Open incidents in this worker's desk view (every worker sees all of them).",
-            value=s.open_incidents,
-        )
+        yield _open_incidents(self._view.records())
         yield GaugeMetricFamily(
             "correlator_desk_cost_accrued",
             "Lost productivity so far of open outages, in the topology's currency.",
             value=s.cost_accrued,
+        )
+        yield GaugeMetricFamily(
+            "correlator_desk_repeat_incidents",
+            "Open incidents whose root cause failed before within the recurrence look-back.",
+            value=s.repeats_open,
+        )
+        yield GaugeMetricFamily(
+            "correlator_desk_reopened_incidents",
+            "Open incidents that were resolved and reopened.",
+            value=s.reopened_open,
         )
         yield GaugeMetricFamily(
             "correlator_desk_view_ready",
@@ -126,3 +161,21 @@ class DeskCollector(Collector):
             "Incidents-topic records the desk view could not read (not incident records).",
             value=self._view.stats.skipped,
         )
+
+
+def _open_incidents(records: list[DeskRecord]) -> GaugeMetricFamily:
+    """Open incidents by priority and resolver group (every worker sees all of them: take
+    `max`, not `sum`, over workers)."""
+    counts: dict[tuple[str, str], int] = {}
+    for r in records:
+        key = (str(r.priority), r.assignment_group or "none")
+        counts[key] = counts.get(key, 0) + 1
+    family = GaugeMetricFamily(
+        "correlator_desk_open_incidents",
+        "Open incidents in this worker's desk view, by priority and resolver group (every "
+        "worker sees all of them).",
+        labels=["priority", "assignment_group"],
+    )
+    for (priority, group), count in sorted(counts.items()):
+        family.add_metric([priority, group], count)
+    return family

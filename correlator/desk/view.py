@@ -67,6 +67,13 @@ class DeskCost(_Lenient):
     currency: str = "USD"
 
 
+class DeskRecurrence(_Lenient):
+    """How often the root cause failed before (issue 10: repeat incidents)."""
+
+    count: int = 0
+    """Earlier incidents with the same root cause within the look-back."""
+
+
 class DeskRecord(_Lenient):
     """The fields of an incident record (CONTRACT §3) the desk reads."""
 
@@ -88,6 +95,13 @@ class DeskRecord(_Lenient):
     next_update_at: datetime | None = None
     cost: DeskCost = DeskCost()
     subscribers: tuple[str, ...] = ()
+    reopened: int = 0
+    recurrence: DeskRecurrence | None = None
+
+    @property
+    def repeat(self) -> bool:
+        """The root cause failed before within the look-back: not fixed the first time."""
+        return self.recurrence is not None and self.recurrence.count > 0
 
     @field_validator("subscribers", mode="before")
     @classmethod

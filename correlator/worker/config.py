@@ -1,13 +1,17 @@
 """Configuration of `correlator run`: a YAML file (`--config FILE`) plus `CORRELATOR_*`
-environment variables, the environment winning (CONTRACT §4).
+environment variables, the environment winning (CONTRACT §4). Read with pydantic-settings:
+ordered sources (environment, flat Kafka options, file), env prefix `CORRELATOR_`, nested
+delimiter `__`; durations in Prometheus syntax (`90s`, `1h30m`).
 
 Environment names are the upper-cased field names: `CORRELATOR_BOOTSTRAP_SERVERS`,
 `CORRELATOR_HTTP_PORT`. Nested fields use a double underscore
 (`CORRELATOR_PARTITIONS__REPARTITION=24`, `CORRELATOR_KAFKA__SESSION_TIMEOUT_MS=10000`), and the
 Kafka client options may also be given flat (`CORRELATOR_SECURITY_PROTOCOL=SASL_SSL`,
-`CORRELATOR_SASL_PLAIN_PASSWORD=...`). Variables that name no field are ignored (with a
-warning), so unrelated `CORRELATOR_*` variables do not stop a worker; unknown keys in the file
-are an error, because a typo there is always a mistake.
+`CORRELATOR_SASL_PLAIN_PASSWORD=...`); lists and mappings are JSON
+(`CORRELATOR_OUTPUTS='[{"topic": "x", "format": "cloudevents"}]'`). An empty variable counts
+as unset. Variables that name no field are ignored, so unrelated `CORRELATOR_*` variables do
+not stop a worker; unknown keys in the file are an error, because a typo there is always a
+mistake. Errors name the source and the field in one line.
 """
 
 from __future__ import annotations
@@ -15,14 +19,34 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.exceptions import SettingsError
+from pydantic_settings.sources.utils import parse_env_vars
 
 from correlator.core.settings import Duration, EngineSettings
+from correlator.wire.render.outputs import DEFAULT_FORMAT, check_output_format
 from correlator.wire.rules_file import load_settings
 
 ENV_PREFIX = "CORRELATOR_"
@@ -107,6 +131,20 @@ class PartitionSettings(_Config):
     dlq: int = Field(default=1, ge=1)
 
 
+class OutputSettings(_Config):
+    """One more place the incident records go, in a format a downstream tool reads
+    (`correlator.wire.render.outputs`): CloudEvents, a ServiceNow incident, PagerDuty events.
+    The native incidents topic is always written; outputs come in addition."""
+
+    topic: str = Field(min_length=1)
+    format: str = DEFAULT_FORMAT
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        return check_output_format(value)
+
+
 class WorkerConfig(_Config):
     bootstrap_servers: str = "localhost:9092"
     group_id: str = Field(default="correlator", min_length=1)
@@ -178,6 +216,9 @@ class WorkerConfig(_Config):
     confluent-kafka`) sends the outputs several times cheaper in CPU than kafka-python; the
     consumer, admin and state reader stay on kafka-python. See docs/worker.md."""
     kafka: KafkaSettings = KafkaSettings()
+    outputs: list[OutputSettings] = Field(default_factory=list)
+    """Extra outputs, each a topic and a format, created like the incidents topic
+    (`CORRELATOR_OUTPUTS='[{"topic": "incidents.ce", "format": "cloudevents"}]'`)."""
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -189,6 +230,7 @@ class WorkerConfig(_Config):
             self.dlq_topic,
             self.repartition_topic_name,
             self.state_topic_name,
+            *(output.topic for output in self.outputs),
         ]
         if len(set(names)) != len(names):
             raise ValueError(f"topic names must be distinct, got {names}")
@@ -226,72 +268,115 @@ class WorkerConfig(_Config):
 
 
 _KAFKA_FIELDS = frozenset(KafkaSettings.model_fields)
-_TOP_FIELDS = frozenset(WorkerConfig.model_fields)
+
+# The file and the environment of one `load_config` call, for the sources of `_Settings`
+# (pydantic-settings asks the class, not the call, for its sources).
+_CALL: ContextVar[tuple[dict[str, Any], Mapping[str, str]]] = ContextVar("correlator_config")
 
 
-def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The nested mapping the `CORRELATOR_*` variables describe."""
-    out: dict[str, Any] = {}
-    for name, value in sorted(environ.items()):
-        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX:
-            continue
-        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
-        if path[0] not in _TOP_FIELDS:
-            if path[0] in _KAFKA_FIELDS:
-                path.insert(0, "kafka")
-            else:
-                log.debug("ignoring %s: no such setting", name)
-                continue
-        if path[0] == "engine":
-            log.warning("ignoring %s: engine settings come from a file (CORRELATOR_RULES)", name)
-            continue
-        node = out
-        for part in path[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"{name}: {part} is not a section")
-            node = child
-        node[path[-1]] = None if value == "" and path[-1] != "http_host" else value
-    return out
+class _Environment(EnvSettingsSource):
+    """`CORRELATOR_*` variables from a given mapping (tests pass their own, not os.environ)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.env_vars = parse_env_vars(
+            environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
 
 
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merge(dict(merged[key]), value)
-        else:
-            merged[key] = value
-    return merged
+class _FlatKafka(PydanticBaseSettingsSource):
+    """The Kafka client options without their section, as operators write them next to other
+    Kafka tools: `CORRELATOR_SECURITY_PROTOCOL` for `CORRELATOR_KAFKA__SECURITY_PROTOCOL`."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self._values = {
+            name[len(ENV_PREFIX) :].lower(): value
+            for name, value in environ.items()
+            if name.startswith(ENV_PREFIX)
+            and name[len(ENV_PREFIX) :].lower() in _KAFKA_FIELDS
+            and value != ""
+        }
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # only `kafka` is set, as a whole, in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        return {"kafka": dict(self._values)} if self._values else {}
+
+
+class _Settings(WorkerConfig, BaseSettings):
+    """`WorkerConfig` read from ordered sources: the nested environment, then the flat Kafka
+    options, then the file; the first source that sets a value wins, field by field (mappings
+    are merged, so the environment can override one Kafka option of the file's section)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_ignore_empty=True,
+        case_sensitive=False,
+        extra="forbid",
+        frozen=True,
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        data, environ = _CALL.get()
+        return (
+            _Environment(settings_cls, environ),
+            _FlatKafka(settings_cls, environ),
+            InitSettingsSource(settings_cls, init_kwargs=data),
+        )
+
+
+def _read_file(path: str | Path) -> dict[str, Any]:
+    try:
+        loaded: Any = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: must be a mapping, not {type(loaded).__name__}")
+    return loaded
+
+
+def _problem(err: Mapping[str, Any]) -> str:
+    """One validation error as `field: message`, without pydantic's documentation link."""
+    where = ".".join(str(p) for p in err["loc"]) or "(top)"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}"
 
 
 def load_config(
     path: str | Path | None = None, environ: Mapping[str, str] | None = None
 ) -> WorkerConfig:
     """Read `path` (YAML; optional) and overlay `environ` (default `os.environ`)."""
-    data: dict[str, Any] = {}
-    source = "defaults"
-    if path is not None:
-        source = str(path)
-        try:
-            loaded: Any = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: must be a mapping, not {type(loaded).__name__}")
-        data = loaded
-    env = env_overrides(os.environ if environ is None else environ)
-    if env:
+    data = _read_file(path) if path is not None else {}
+    env = os.environ if environ is None else environ
+    source = str(path) if path is not None else "defaults"
+    if any(name.startswith(ENV_PREFIX) for name in env):
         source += " + environment"
+    token = _CALL.set((data, env))
     try:
-        return WorkerConfig.model_validate(_merge(data, env))
+        loaded = _Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err) for err in exc.errors())
         raise ConfigError(f"{source}: {problems}") from None
+    except SettingsError as exc:  # an environment value that is not the JSON it must be
+        raise ConfigError(f"{source}: {exc}") from None
+    finally:
+        _CALL.reset(token)
+    # The plain model, field for field (nested models are taken as they are, not re-read).
+    return WorkerConfig.model_validate(
+        {name: getattr(loaded, name) for name in WorkerConfig.model_fields}
+    )

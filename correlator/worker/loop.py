@@ -46,6 +46,7 @@ from correlator.worker.partitions import Correlate, EnginePartition
 from correlator.worker.ports import Clients, Consumer, Message, Producer
 from correlator.worker.publish import Publisher
 from correlator.worker.recovery import Recovery
+from correlator.worker.subscriptions import SubscriptionApplier, SubscriptionFeed
 from correlator.worker.topics import ensure_topics
 from correlator.worker.topology_watch import TopologyWatch
 from topology import Topology
@@ -97,6 +98,7 @@ class _Parts:
             incidents_topic=cfg.incidents_topic,
             metrics=worker.metrics,
             on_update=worker.on_update,
+            outputs=[(output.topic, output.format) for output in cfg.outputs],
         )
         self.correlate: Final = Correlate(
             worker.engines,
@@ -124,6 +126,14 @@ class _Parts:
             metrics=worker.metrics,
             monotonic=worker.monotonic,
         )
+        self.subscriptions: Final = SubscriptionApplier(
+            worker.subscriptions,
+            worker.engines,
+            publisher=publisher,
+            checkpointer=self.checkpointer,
+            metrics=worker.metrics,
+            monotonic=worker.monotonic,
+        )
 
 
 class Worker:
@@ -143,8 +153,10 @@ class Worker:
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_update: Callable[[IncidentRecord], None] | None = None,
+        subscriptions: SubscriptionFeed | None = None,
     ) -> None:
         self.config = config
+        self.subscriptions = subscriptions if subscriptions is not None else SubscriptionFeed()
         self.clients = clients
         self.metrics = metrics or Metrics()
         self.health = health or Health(config.liveness_timeout.total_seconds())
@@ -275,6 +287,7 @@ class Worker:
         if decode or correlate:
             self._process(parts, decode, correlate)
         parts.correlate.tick_idle()
+        parts.subscriptions.apply()
         self._publish_metrics(consumer)
         self.health.beat()
         self.metrics.last_heartbeat.set(self.wall().timestamp())
@@ -306,6 +319,7 @@ class Worker:
         self.metrics.publish_lag(LagSnapshot(consumer.positions()))
         stats = (part.stats for part in self.engines.values())
         self.metrics.publish_engine(engine_snapshot(stats, len(self.engines)))
+        self.metrics.engine_counters.observe(part.engine for part in self.engines.values())
         self.metrics.ready.set(1 if self.health.ready().ok else 0)
 
 

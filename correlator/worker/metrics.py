@@ -1,8 +1,10 @@
 """Every metric of the worker, on one injectable `CollectorRegistry` (CONTRACT §5).
 
 Names follow Prometheus conventions: `correlator_` prefix, base units (seconds), `_total`
-counters. No label carries an incident id, an alert fingerprint or a person: label values come
-from small fixed sets (formats, reasons, statuses, priorities, partitions, resolver groups).
+counters, no label dimension in a name (`..._by_group` is a label), no `_created` series, and
+the standard `process_*`, `python_*` and GC collectors on the same registry. No label carries
+an incident id, an alert fingerprint or a person: label values come from small fixed sets
+(formats, reasons, statuses, priorities, partitions, resolver groups of the topology).
 
 Values the loop owns (engine statistics, consumer positions) are published as immutable
 snapshots that custom collectors read at scrape time: the HTTP thread never touches the Kafka
@@ -17,7 +19,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -29,11 +41,20 @@ try:
 except metadata.PackageNotFoundError:  # running from a checkout
     VERSION = "0.1.0+checkout"
 
+# `_created` series double every counter and histogram and nobody graphs them (issue 12).
+# A process-wide switch in prometheus_client: set when the worker's metrics are imported.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
 #: Per-event latencies: from sub-millisecond processing to a backlog hours old.
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 AGE_BUCKETS = (0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600)
 BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 RESTORE_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+#: Engine counters exported as worker counters (`EngineCounters`): engine name -> metric.
+ENGINE_COUNTERS = {
+    "incidents_reopened": "correlator_incidents_reopened_total",
+    "incidents_repeated": "correlator_incidents_repeated_total",
+}
 #: Incident durations: a blip of minutes to an outage of days.
 DURATION_BUCKETS = (60, 300, 600, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600, 72 * 3600)
 
@@ -118,19 +139,6 @@ class _SnapshotCollector(Collector):
                 [str(priority)], engine.open_incidents_by_priority.get(priority, 0)
             )
         yield by_priority
-        by_group = GaugeMetricFamily(
-            "correlator_open_incidents_by_group",
-            "Open incidents by assignment (resolver) group.",
-            labels=["assignment_group"],
-        )
-        for group, count in sorted(engine.open_incidents_by_group.items()):
-            by_group.add_metric([group or "none"], count)
-        yield by_group
-        yield GaugeMetricFamily(
-            "correlator_people_affected",
-            "People in user groups affected by open incidents right now.",
-            engine.people_affected,
-        )
         yield GaugeMetricFamily(
             "correlator_engines",
             "Engines (repartition partitions) this worker runs.",
@@ -153,6 +161,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
+        _standard_collectors(r)
         self.build_info = Info("correlator_build", "Version of the running worker.", registry=r)
         self.build_info.info({"version": VERSION, "python": platform.python_version()})
         self.events_consumed = Counter(
@@ -214,13 +223,22 @@ class Metrics:
             "for user-hours; promtool insists on base units in names).",
             registry=r,
         )
-        self.incident_duration = Histogram(
-            "correlator_incident_duration_seconds",
-            "From opening to resolution, for resolved incidents, by priority.",
-            ["priority"],
+        self.resolve_time = Histogram(
+            "correlator_incident_resolve_seconds",
+            "From opening to resolution, for resolved incidents, by priority and resolver "
+            "group (the topology's assignment groups; 'none' when unassigned).",
+            ["priority", "assignment_group"],
             buckets=DURATION_BUCKETS,
             registry=r,
         )
+        self.subscriptions_applied = Counter(
+            "correlator_subscriptions_applied_total",
+            "Subscriptions the engines of this worker applied (the owner of the incident "
+            "published a version listing the person), or failed on.",
+            ["outcome"],
+            registry=r,
+        )
+        self.engine_counters = EngineCounters(self)
         self.topology_nodes = Gauge(
             "correlator_topology_nodes", "Nodes in the loaded topology.", registry=r
         )
@@ -231,6 +249,12 @@ class Metrics:
         )
         self.topology_reloads = Counter(
             "correlator_topology_reloads_total", "Topology reloads that were applied.", registry=r
+        )
+        self.topology_reload_successful = Gauge(
+            "correlator_topology_last_reload_successful",
+            "1 when the last topology load or reload succeeded, 0 when it was refused "
+            "(as prometheus_config_last_reload_successful).",
+            registry=r,
         )
         self.topology_reload_failures = Counter(
             "correlator_topology_reload_failures_total",
@@ -279,6 +303,8 @@ class Metrics:
         )
         self.snapshots = _SnapshotCollector()
         r.register(self.snapshots)
+        for outcome in ("applied", "error"):
+            self.subscriptions_applied.labels(outcome=outcome)
         for reason in ("not_json", "unknown_shape", "bad_timestamp", "too_large", "invalid_field"):
             self.dead_letters.labels(reason=reason)
 
@@ -287,3 +313,65 @@ class Metrics:
 
     def publish_lag(self, snapshot: LagSnapshot) -> None:
         self.snapshots.publish(lag=snapshot)
+
+
+def _standard_collectors(registry: CollectorRegistry) -> None:
+    """`process_*`, `python_info` and `python_gc_*` on `registry`. On the default registry
+    prometheus_client registers them itself; registering them twice would fail."""
+    from prometheus_client import REGISTRY  # noqa: PLC0415
+
+    if registry is REGISTRY:
+        return
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+
+
+class EngineCounters:
+    """Worker counters from the engines' own cumulative counters (`Correlator.counters`:
+    `incidents_reopened`, `incidents_repeated`), which live in the engine state and move with
+    a partition. Each engine's growth since it was first seen here is added to a counter of
+    this worker, so `sum(rate(...))` over workers stays right across rebalances. An engine
+    first seen after a restore starts from its restored values (they were counted by the
+    worker that had it); what it adds during that first batch is the price of not touching the
+    restore path. Engines without counters, or without one of the names, count nothing."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._counters = {
+            name: Counter(metric, _COUNTER_HELP[name], registry=metrics.registry)
+            for name, metric in ENGINE_COUNTERS.items()
+        }
+        # id -> (engine, last values); the engine is held so that its id is not reused.
+        self._last: dict[int, tuple[object, dict[str, int]]] = {}
+
+    def observe(self, engines: Iterable[object]) -> None:
+        seen: dict[int, tuple[object, dict[str, int]]] = {}
+        for engine in engines:
+            values = _read_counters(engine)
+            before = self._last.get(id(engine))
+            if before is not None:
+                for name, value in values.items():
+                    grown = value - before[1].get(name, value)
+                    if grown > 0:  # a smaller value is a restore: a new baseline
+                        self._counters[name].inc(grown)
+            seen[id(engine)] = (engine, values)
+        self._last = seen
+
+
+_COUNTER_HELP = {
+    "incidents_reopened": "Resolved incidents reopened because their root cause failed again.",
+    "incidents_repeated": "New incidents with the root cause of an incident resolved within "
+    "the recurrence look-back (a repeat: not fixed the first time).",
+}
+
+
+def _read_counters(engine: object) -> dict[str, int]:
+    counters = getattr(engine, "counters", None)
+    if not isinstance(counters, Mapping):
+        return {}
+    out: dict[str, int] = {}
+    for name in ENGINE_COUNTERS:
+        value = counters.get(name)
+        if isinstance(value, int):
+            out[name] = value
+    return out

@@ -1,13 +1,15 @@
-"""Incident updates onto the incidents topic (key = incident id), with the metrics that are
-counted per published update."""
+"""Incident updates onto the incidents topic (key = incident id) and onto every configured
+output (topic + format, `correlator.wire.render.outputs`), with the metrics that are counted per
+published update."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from correlator.core import IncidentUpdate
 from correlator.core.model import IncidentRecord
+from correlator.wire.render.outputs import render_output
 from correlator.worker.checkpoint import Batch
 from correlator.worker.metrics import Metrics
 from correlator.worker.output import Output
@@ -24,9 +26,12 @@ class Publisher:
         incidents_topic: str,
         metrics: Metrics,
         on_update: Callable[[IncidentRecord], None] | None = None,
+        outputs: Sequence[tuple[str, str]] = (),
     ) -> None:
+        """`outputs`: (topic, format) pairs, each record also rendered there."""
         self._output = output
         self._topic = incidents_topic
+        self._outputs = tuple(outputs)
         self._metrics = metrics
         self._on_update = on_update
         self._open_impact: dict[str, tuple[datetime, int]] = {}
@@ -42,14 +47,26 @@ class Publisher:
                 headers=(("correlator.version", str(record.version).encode()),),
             )
             batch.sent += 1
+            for topic, fmt in self._outputs:
+                # Same key as the native record: compaction and per-incident ordering hold.
+                value, headers = render_output(fmt, record)
+                self._output.send(
+                    topic,
+                    partition=None,
+                    key=record.id.encode(),
+                    value=value,
+                    headers=tuple(headers),
+                )
+                batch.sent += 1
             self._metrics.updates_published.labels(status=record.status).inc()
             self._user_hours(record)
             if record.resolved_at is not None and "resolved" in record.changes:
                 # Only the update that resolves it, not later re-publications.
                 duration = (record.resolved_at - record.opened_at).total_seconds()
-                self._metrics.incident_duration.labels(priority=str(record.priority)).observe(
-                    max(0.0, duration)
-                )
+                self._metrics.resolve_time.labels(
+                    priority=str(record.priority),
+                    assignment_group=record.assignment_group or "none",
+                ).observe(max(0.0, duration))
             if self._on_update is not None:
                 self._on_update(record)
 

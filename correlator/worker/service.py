@@ -18,15 +18,18 @@ from typing import TYPE_CHECKING
 import orjson
 
 from correlator.core.model import IncidentRecord
+from correlator.desk.subscriptions import subscriptions_topic
 from correlator.worker.config import ConfigError, WorkerConfig, load_config
 from correlator.worker.http import Health, HttpService, Webhook
 from correlator.worker.logs import setup_logging
 from correlator.worker.loop import Worker
 from correlator.worker.metrics import Metrics
 from correlator.worker.ports import Clients
+from correlator.worker.subscriptions import SubscriptionFeed
 
 if TYPE_CHECKING:
     from correlator.worker.kafka.incidents_view import DeskRuntime
+    from correlator.worker.kafka.subscriptions_reader import SubscriptionsReader
 
 log = logging.getLogger("correlator.worker.loop")
 
@@ -66,22 +69,35 @@ def serve(
     on_update: Callable[[IncidentRecord], None] | None = None,
     worker_ready: Callable[[Worker], None] | None = None,
     desk: bool | None = None,
+    subscriptions: bool | None = None,
 ) -> int:
     """Run a worker with its HTTP endpoints until SIGTERM/SIGINT (or `worker.stop()`).
 
     `desk` (default: when the clients are real Kafka clients) also serves the desk API and page
-    from this worker's own view of the incidents topic."""
+    from this worker's own view of the incidents topic; `subscriptions` (same default) reads
+    the subscriptions topic into the engines this worker runs."""
     if desk is None:
         desk = clients is None
+    if subscriptions is None:
+        subscriptions = clients is None
     if clients is None:
         clients = kafka_clients(config)
     metrics = metrics or Metrics()
     health = Health(config.liveness_timeout.total_seconds())
+    feed = SubscriptionFeed()
     try:
-        worker = Worker(config, clients, metrics=metrics, health=health, on_update=on_update)
+        worker = Worker(
+            config,
+            clients,
+            metrics=metrics,
+            health=health,
+            on_update=on_update,
+            subscriptions=feed,
+        )
     except Exception as exc:
         log.error("cannot start: %s", exc)
         return 2
+    reader = _read_subscriptions(config, feed) if subscriptions else None
     if install_signals:
         install_signal_handlers(worker)
     runtime = _open_desk(config, metrics, worker) if desk else None
@@ -98,6 +114,8 @@ def serve(
         log.error("cannot serve on %s:%d: %s", config.http_host, config.http_port, exc)
         if runtime is not None:
             runtime.close()
+        if reader is not None:
+            reader.close()
         return 2
     server.start()
     log.info("serving /metrics /livez /readyz on %s:%d", config.http_host, server.port)
@@ -117,6 +135,16 @@ def serve(
         server.close()
         if runtime is not None:
             runtime.close()
+        if reader is not None:
+            reader.close()
+
+
+def _read_subscriptions(config: WorkerConfig, feed: SubscriptionFeed) -> SubscriptionsReader:
+    from correlator.worker.kafka.subscriptions_reader import (  # noqa: PLC0415 - Kafka client
+        SubscriptionsReader,
+    )
+
+    return SubscriptionsReader(config, feed, subscriptions_topic(config.group_id)).start()
 
 
 def _open_desk(config: WorkerConfig, metrics: Metrics, worker: Worker) -> DeskRuntime:

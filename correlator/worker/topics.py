@@ -21,6 +21,8 @@ def topic_specs(config: WorkerConfig) -> list[TopicSpec]:
         TopicSpec(config.state_topic_name, p.repartition, rf, compact),
         TopicSpec(config.incidents_topic, p.incidents, rf, compact),
         TopicSpec(config.dlq_topic, p.dlq, rf, retained),
+        # Extra outputs (config `outputs`) are incident records too: keyed, compacted.
+        *(TopicSpec(output.topic, p.incidents, rf, compact) for output in config.outputs),
     ]
 
 

@@ -106,6 +106,7 @@ class TopologyWatch:
             topology = self._load(str(self.path))
         except Exception as exc:
             self._metrics.topology_reload_failures.inc()
+            self._metrics.topology_reload_successful.set(0)
             log.error(
                 "topology reload (%s) refused, keeping the last good one (%d nodes): %s",
                 reason,
@@ -113,6 +114,7 @@ class TopologyWatch:
                 exc,
             )
             return False
+        self._metrics.topology_reload_successful.set(1)
         if self._current is not None and topology.digest == self._current.digest:
             log.info("topology reload (%s): unchanged", reason)
             return True
@@ -129,6 +131,7 @@ class TopologyWatch:
         self._on_change(topology)
         self._metrics.topology_nodes.set(len(topology))
         self._metrics.topology_reload_time.set(self._wall().timestamp())
+        self._metrics.topology_reload_successful.set(1)
 
 
 __all__ = ["PREVIOUS_TOPOLOGY_GRACE", "TopologyWatch", "newest_mtime"]

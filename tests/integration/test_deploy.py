@@ -16,6 +16,8 @@ import pytest
 import yaml
 from prometheus_client import generate_latest
 
+from correlator.desk.metrics import DeskCollector
+from correlator.desk.view import DeskView
 from correlator.worker.config import load_config
 from correlator.worker.http import _requests_counter
 from correlator.worker.metrics import Metrics
@@ -138,6 +140,8 @@ def test_dashboard_uses_only_metrics_the_worker_exports(repo_root: Path) -> None
     # The HTTP server registers its request counter on the worker's registry when it starts.
     registry = Metrics().registry
     _requests_counter(registry)
+    # So does the desk (its process metrics read the desk view).
+    registry.register(DeskCollector(DeskView(), lambda: None))
     for line in generate_latest(registry).decode().splitlines():
         if line.startswith("# TYPE "):
             _, _, name, kind = line.split()

@@ -64,10 +64,12 @@ def test_metrics_pass_promtool_check_metrics(busy_worker: WorkerThread) -> None:
         b"correlator_topology_reload_failures_total",
         b"correlator_state_restore_duration_seconds_bucket",
         b"correlator_build_info",
-        b"correlator_people_affected",
+        b"correlator_topology_last_reload_successful 1.0",
+        b"process_cpu_seconds_total",
+        b"python_info{",
         b"correlator_user_time_lost_seconds_total",
-        b"correlator_incident_duration_seconds_bucket",
-        b"correlator_open_incidents_by_group",
+        b"correlator_incident_resolve_seconds_bucket",
+        b"correlator_desk_people_affected{",
     ):
         assert name in body, name
     assert PROMTOOL is not None

@@ -29,7 +29,9 @@ from .generator import Scenario
 
 #: Default settings. A record lists at most `max_alerts_per_incident` alerts; for an incident
 #: whose record is cut there, membership is read from the engine's own state instead.
-SCORING_SETTINGS = EngineSettings()
+#: Records list at most `max_alerts_per_incident` alerts (25 by default); scoring reads the
+#: membership off the records, so it lists as many as it did before the cap was lowered.
+SCORING_SETTINGS = EngineSettings(max_alerts_per_incident=500)
 
 TARGETS = {
     "top1": 0.95,

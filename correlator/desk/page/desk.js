@@ -61,14 +61,49 @@ function tick() {
   for (const td of document.querySelectorAll("td.due")) td.textContent = countdown(td.dataset.due);
 }
 
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "-";
+  const m = Math.round(seconds / 60);
+  return m < 60 ? m + " min" : Math.floor(m / 60) + " h " + String(m % 60).padStart(2, "0");
+}
+
+function money(amount, currency) {
+  return Math.round(amount).toLocaleString("en-US") + " " + currency;
+}
+
+// The process figures in one strip: what a desk lead asks first.
+function renderSummary(s) {
+  const figures = [
+    ["open", s.open_incidents, false],
+    ["people cannot work", s.cannot_work, s.cannot_work > 0],
+    ["at risk", s.at_risk, false],
+    ["updates overdue", s.updates_overdue, s.updates_overdue > 0],
+    ["subscriptions", s.subscriptions, false],
+    ["cost so far", money(s.cost_accrued, s.currency), false],
+    ["per hour", money(s.cost_per_hour, s.currency), false],
+    ["repeats", s.repeats_open, s.repeats_open > 0],
+    ["reopened", s.reopened_open, s.reopened_open > 0],
+    ["resolved 24 h", s.resolved_recently, false],
+    ["median to resolve", duration(s.median_resolve_seconds), false],
+  ];
+  const strip = $("summary");
+  strip.textContent = "";
+  for (const [label, value, alarm] of figures) {
+    const cell = document.createElement("span");
+    cell.className = alarm ? "figure alarm" : "figure";
+    cell.dataset.figure = label;
+    const number = document.createElement("b");
+    number.textContent = String(value);
+    cell.append(number, " " + label);
+    strip.appendChild(cell);
+  }
+}
+
 async function refresh() {
   const [list, summary] = await Promise.all([api("/api/v1/incidents"), api("/api/v1/summary")]);
   if (list.status === 200) { incidents = list.body.incidents; renderBoard(); }
   if (summary.status === 200) {
-    const s = summary.body;
-    $("summary").textContent =
-      s.open_incidents + " open; " + s.cannot_work + " people cannot work, " + s.at_risk +
-      " at risk; " + s.updates_overdue + " updates overdue; " + s.subscriptions + " subscriptions";
+    renderSummary(summary.body);
   }
   $("refreshed").textContent = "refreshed " + new Date().toISOString().slice(11, 19) + " UTC";
   if (selected) await showDetail(selected);

@@ -19,6 +19,16 @@ _CHANGE_WORDS = {
     "merged": "merged",
     "reopened": "reopened",
     "resolved": "resolved",
+    "status": "",
+    "root_cause": "new root cause",
+    "candidates": "candidates re-ranked",
+    "priority": "priority changed",
+    "impact": "impact changed",
+    "urgency": "urgency changed",
+    "assignment": "reassigned",
+    "affected": "blast radius changed",
+    "subscribers": "new subscriber",
+    "update_due": "status update due",
 }
 
 
@@ -53,7 +63,8 @@ def describe_update(record: IncidentRecord, *, names: dict[str, str] | None = No
     }[record.status]
     if record.status == "open" and record.reopened and "reopened" in record.changes:
         head = "REOPENED"
-    what = ", ".join(_CHANGE_WORDS.get(c, c) for c in record.changes if c != "opened")
+    words = (_CHANGE_WORDS.get(c, c) for c in record.changes if c != "opened")
+    what = ", ".join(w for w in words if w)
     lines = [
         f"{_clock(record.updated_at)}  {head} {record.id} v{record.version}  P{record.priority}"
         + (f"  ({what})" if what and head == "UPDATE" else ""),

@@ -24,4 +24,4 @@ def test_unknown_keys_parse_to_none(text: str) -> None:
 
 
 def test_kinds() -> None:
-    assert {k.value for k in KeyKind} == {"meta", "incident", "alert"}
+    assert {k.value for k in KeyKind} == {"meta", "incident", "alert", "recurrence"}

@@ -130,5 +130,5 @@ def test_a_restored_engine_fires_pending_timers_like_the_original(org: Topology)
         published.extend(r.changes for r in mine)
         assert restored.snapshot() == original.snapshot()
     # pending: the settle (18 min), the hold-down (23 min), the forget (53 min)
-    assert published == [["alert_resolved"], ["resolved"]]
+    assert published == [["alert_resolved"], ["resolved", "status"]]
     assert original.incidents == {}

