@@ -126,6 +126,7 @@ class Correlator:
             events.apply(self._st, alert, now)
         if now is not None:
             updates.extend(publish.publish(self._st, now))
+            self._st.dirty.add(META)  # the counters moved (`alerts_<verdict>` at least)
         return updates
 
     def subscribe(self, incident_id: str, user: str, now: datetime) -> list[IncidentUpdate]:
@@ -144,6 +145,7 @@ class Correlator:
         inc.subscribers.add(user)
         self._st.touch(inc, Change.SUBSCRIBERS)
         updates.extend(publish.publish(self._st, self._st.clock or utc(now)))
+        self._st.dirty.add(META)
         return updates
 
     def tick(self, now: datetime) -> list[IncidentUpdate]:
@@ -182,6 +184,7 @@ class Correlator:
         st = self._st
         updates: list[IncidentUpdate] = []
         while (timer := st.timers.pop_due(now)) is not None:
+            st.dirty.add(META)  # a timer may move the counters
             if _FIRE[timer.kind](st, timer):
                 updates.extend(publish.publish(st, timer.when))
         lifecycle.expire_tombstones(st, now)

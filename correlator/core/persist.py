@@ -89,9 +89,38 @@ def take_changes(st: Store) -> dict[str, StateValue | None]:
 def _stored(key: str, value: object) -> StateValue:
     if not isinstance(value, dict):
         raise StateFormatError(f"state key {key!r} holds {type(value).__name__}, not an object")
-    if "v" not in value:
-        raise StateFormatError(f"state key {key!r} was written by an older engine (no `v`)")
     return value
+
+
+def _upgrade_v1(st: Store, key: StateKey, data: StateValue) -> StateValue | None:
+    """A value written before values carried `v` (format 1): the incident carried its member
+    alerts and its whole assessment, and `meta` the tombstones. Read what format 2 keeps; the
+    published fingerprint is not kept, so the next version lists only the engine's own changes.
+    """
+    if key.kind is KeyKind.META:
+        st.tombstones.update(
+            (fp, datetime.fromisoformat(at)) for fp, at in data.get("tombstones", {}).items()
+        )
+        return None
+    if key.kind is not KeyKind.INCIDENT:
+        return {**data, "v": FORMAT_VERSION}
+    for seq, raw in enumerate(data["alerts"]):
+        alert = AlertState.from_dict({**raw, "seq": seq})
+        current = st.alerts.get(alert.fingerprint)
+        if current is None or alert.starts_at >= current.starts_at:
+            st.alerts[alert.fingerprint] = alert
+    verdict = data["assessment"]
+    return {
+        **data,
+        "v": FORMAT_VERSION,
+        "assessment": {**verdict, "users": verdict["affected"]["users"]},
+        "published": None,
+        "pending": [],
+        "next_update_at": None,
+        "subscribers": data.get("subscribers", []),
+        "next_seq": len(data["alerts"]),
+        "detached": [],
+    }
 
 
 def restore(st: Store, state: Mapping[str, object]) -> None:
@@ -106,6 +135,11 @@ def restore(st: Store, state: Mapping[str, object]) -> None:
         if value is None or key is None:
             continue
         data = _stored(text, value)
+        if "v" not in data:
+            upgraded = _upgrade_v1(st, key, data)
+            if upgraded is None:
+                continue
+            data = upgraded
         if key.kind is KeyKind.INCIDENT:
             inc = Incident.from_dict(data)
             st.incidents[inc.id] = inc

@@ -28,7 +28,7 @@ from correlator.core.model import (
 )
 from correlator.core.state import Incident
 from correlator.core.store import IncidentUpdate, Store
-from correlator.core.timers import Timer, timers_for
+from correlator.core.timers import Timer
 from correlator.rules.priority import next_update_at
 
 DeskState = tuple[object, ...]
@@ -111,6 +111,7 @@ def emit(st: Store, inc: Incident, now: datetime, extra: Iterable[Change] = ()) 
     inc.published = current
     inc.version += 1
     inc.updated_at = now
+    deadline = inc.next_update_at
     if changes == {Change.UPDATE_DUE.value}:
         pass  # the chase: the deadline stays as it was (overdue) until someone updates users
     elif inc.status == IncidentPhase.OPEN:
@@ -123,7 +124,10 @@ def emit(st: Store, inc: Incident, now: datetime, extra: Iterable[Change] = ()) 
     inc.recurrence = recurrence.of(st, inc, now)
     st.dirty.add(incident_key(inc.id))
     st.counters["updates_published"] += 1
-    st.timers.schedule(timers_for(inc, st.settings))
+    if inc.next_update_at is not None and inc.next_update_at != deadline:
+        # Only the deadline is new here (hold-down and coalesce timers are scheduled where they
+        # arise); `timers_for` schedules the same on restore.
+        st.timers.schedule([Timer(inc.next_update_at, TimerKind.UPDATE_DUE, inc.id)])
     return st.render(inc, st.topology, st.settings, sorted(changes) or [Change.UPDATED.value])
 
 

@@ -4,6 +4,7 @@ chase, bounded records, recurrence, and the O(change) changelog."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import orjson
 
@@ -153,3 +154,21 @@ def test_no_tombstone_for_a_key_never_written_and_tombstones_are_alert_keys(
     restored = Correlator(engine.topology, EngineSettings(), render=build_record)
     restored.restore(engine.snapshot())
     assert feed(restored, alert("a", "crm-db", 0 * M)) == []  # a late re-send: stale
+
+
+def test_state_written_by_the_previous_format_is_read(org: Topology) -> None:
+    """Format 1 (no `v`): incidents carried their alerts, `meta` the tombstones."""
+    state = orjson.loads((Path(__file__).parent / "state_v1.json").read_bytes())
+    engine = Correlator(org, EngineSettings(), render=build_record)
+    engine.restore(state)
+    (inc,) = engine.incidents.values()
+    assert set(inc.alerts) == {"a", "b", "d"}
+    assert inc.active_count == 3
+    assert inc.assessment.root_nodes
+    assert feed(engine, alert("c", "dallas-printer", 2 * M)) == []  # the tombstone: stale
+    out = feed(engine, alert("e", "crm-db", 131 * M, severity="warning"))
+    out += tick(engine, 140 * M)
+    assert [r.id for r in out] == [inc.id]
+    assert out[-1].alerts_total == 4 and out[-1].version == inc.version
+    upgraded = engine.snapshot()
+    assert all(v.get("v") for v in upgraded.values())
