@@ -75,6 +75,11 @@ class KafkaSettings(_Config):
     fetch_max_wait_ms: int = Field(default=100, ge=0)
     """A fetch returns after this long even with no data: bounds the latency of a quiet
     partition and the time SIGTERM waits for the loop."""
+    commit_async: bool = True
+    """Commit input offsets without waiting for the broker's answer. The commit follows the
+    batch's acknowledged outputs and checkpoints either way; a commit lost to a crash or a
+    rebalance only re-delivers records the checkpoints already mark as applied, so waiting
+    for it would add a round trip per batch for nothing."""
     max_partition_fetch_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     """Must exceed the largest record (incident records of a big storm reach ~1 MiB)."""
     linger_ms: int = Field(default=5, ge=0)
@@ -173,10 +178,22 @@ class WorkerConfig(_Config):
     """A re-delivered alert (same source partition, an offset at most this far behind the
     newest applied) is skipped; further behind is taken as a deliberate rewind of the input."""
 
+    ingest_per: Literal["message", "batch"] = "message"
+    """How the alerts of a poll batch go into an engine. `message` (default): one `ingest_many`
+    call per input message, as `correlator replay` makes, so the worker's incidents equal
+    replay's field for field. `batch`: one call per engine per poll batch (duplicates still
+    filtered per message first), cheaper when a storm touches the same incidents again and
+    again; the engine then re-assesses an incident once per batch, so a cost accrued while
+    the batch was applied is booked at the next assessment's rate (see docs/worker.md)."""
+    gc_freeze_interval: Duration = timedelta(minutes=1)
+    """After a restore, and then this often, the objects the worker holds are moved out of
+    the garbage collector's reach (`gc.freeze()`), so that an automatic full collection does
+    not walk every open incident (hundreds of ms with tens of thousands open). 0 disables."""
     client: Literal["kafka-python", "confluent"] = "kafka-python"
     """Kafka client library. `confluent` (confluent-kafka, librdkafka; `pip install
-    confluent-kafka`) sends the outputs several times cheaper in CPU than kafka-python; the
-    consumer, admin and state reader stay on kafka-python. See docs/worker.md."""
+    confluent-kafka`) produces and consumes several times cheaper in CPU than kafka-python
+    (librdkafka does the work on its own threads); the admin client stays on kafka-python.
+    See docs/worker.md."""
     kafka: KafkaSettings = KafkaSettings()
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
