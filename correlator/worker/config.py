@@ -58,10 +58,12 @@ class KafkaSettings(_Config):
     """Static group membership (KIP-345): a worker restarted within `session_timeout_ms` gets
     its partitions back without a rebalance. Set it to the pod name in a StatefulSet."""
 
-    session_timeout_ms: int = Field(default=30_000, ge=1000)
+    session_timeout_ms: int = Field(default=10_000, ge=1000)
     """A worker that stops heartbeating (SIGKILL, node loss) has its partitions moved after
-    this long: short enough that a dead worker's alerts wait half a minute, long enough that a
-    GC pause or a broker leader move does not cause a rebalance."""
+    this long; heartbeats come from the client's own thread, so a GC pause (well under a
+    second with the frozen heap) does not cost a rebalance. Some brokers (Tansu) also hold a
+    new group's first join for half of it: 10 s makes a lone worker ready in ~6 s there,
+    6 s in ~4 s (Kafka's own delay is `group.initial.rebalance.delay.ms`, 3 s)."""
     heartbeat_interval_ms: int = Field(default=3_000, ge=100)
     """A third of the session timeout or less, so two lost heartbeats are survivable."""
     max_poll_interval_ms: int = Field(default=300_000, ge=1000)
@@ -72,9 +74,12 @@ class KafkaSettings(_Config):
     delivery_timeout_ms: int = Field(default=120_000, ge=1000)
     """A produced record not acknowledged within this long fails the batch: the worker exits
     and restarts from its last commit rather than wait for ever on a dead cluster."""
-    fetch_max_wait_ms: int = Field(default=100, ge=0)
+    fetch_max_wait_ms: int = Field(default=10, ge=0)
     """A fetch returns after this long even with no data: bounds the latency of a quiet
-    partition and the time SIGTERM waits for the loop."""
+    partition and the time SIGTERM waits for the loop. Some brokers (Tansu) hold every fetch
+    until it expires, and an alert crosses two fetches (alerts, repartition), so this is paid
+    twice per alert: 10 ms keeps it a small part of a 50 ms latency target, for ~100 empty
+    fetches a second per idle consumer."""
     commit_async: bool = True
     """Commit input offsets without waiting for the broker's answer. The commit follows the
     batch's acknowledged outputs and checkpoints either way; a commit lost to a crash or a

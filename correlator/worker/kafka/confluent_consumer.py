@@ -91,7 +91,16 @@ class ConfluentGroupConsumer:
 
     def poll(self, timeout: float, max_records: int) -> list[Message]:
         out: list[Message] = []
-        for m in self._consumer.consume(max_records, timeout):
+        # `consume(n, timeout)` waits until it has n records or the timeout passes; the port
+        # returns as soon as there is anything (as kafka-python's poll does). So: take what
+        # is there; if nothing, wait for one record, then take what came with it.
+        consume = self._consumer.consume
+        got = consume(max_records, 0)
+        if not got:
+            got = consume(1, timeout)
+            if got and max_records > 1:
+                got.extend(consume(max_records - 1, 0))
+        for m in got:
             err = m.error()
             if err is not None:
                 if err.fatal():
