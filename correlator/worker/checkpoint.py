@@ -8,7 +8,8 @@ Every batch, in this order:
 3. produce each touched engine's state changes, then its checkpoint (`changelog.Checkpoint`),
    to the engine's partition of the state topic;
 4. flush those;
-5. commit the input offsets.
+5. commit the input offsets (sent without waiting for the answer, `kafka.commit_async`: a lost
+   commit only re-delivers records that the checkpoints already mark as applied).
 
 A crash before 5 re-delivers the batch; the checkpoints make re-delivered records change no
 state (see `changelog`), so incidents come out as they would have, at most re-published with

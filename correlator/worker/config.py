@@ -82,10 +82,12 @@ class KafkaSettings(_Config):
     """Static group membership (KIP-345): a worker restarted within `session_timeout_ms` gets
     its partitions back without a rebalance. Set it to the pod name in a StatefulSet."""
 
-    session_timeout_ms: int = Field(default=30_000, ge=1000)
+    session_timeout_ms: int = Field(default=10_000, ge=1000)
     """A worker that stops heartbeating (SIGKILL, node loss) has its partitions moved after
-    this long: short enough that a dead worker's alerts wait half a minute, long enough that a
-    GC pause or a broker leader move does not cause a rebalance."""
+    this long; heartbeats come from the client's own thread, so a GC pause (well under a
+    second with the frozen heap) does not cost a rebalance. Some brokers (Tansu) also hold a
+    new group's first join for half of it: 10 s makes a lone worker ready in ~6 s there,
+    6 s in ~4 s (Kafka's own delay is `group.initial.rebalance.delay.ms`, 3 s)."""
     heartbeat_interval_ms: int = Field(default=3_000, ge=100)
     """A third of the session timeout or less, so two lost heartbeats are survivable."""
     max_poll_interval_ms: int = Field(default=300_000, ge=1000)
@@ -96,9 +98,17 @@ class KafkaSettings(_Config):
     delivery_timeout_ms: int = Field(default=120_000, ge=1000)
     """A produced record not acknowledged within this long fails the batch: the worker exits
     and restarts from its last commit rather than wait for ever on a dead cluster."""
-    fetch_max_wait_ms: int = Field(default=100, ge=0)
+    fetch_max_wait_ms: int = Field(default=10, ge=0)
     """A fetch returns after this long even with no data: bounds the latency of a quiet
-    partition and the time SIGTERM waits for the loop."""
+    partition and the time SIGTERM waits for the loop. Some brokers (Tansu) hold every fetch
+    until it expires, and an alert crosses two fetches (alerts, repartition), so this is paid
+    twice per alert: 10 ms keeps it a small part of a 50 ms latency target, for ~100 empty
+    fetches a second per idle consumer."""
+    commit_async: bool = True
+    """Commit input offsets without waiting for the broker's answer. The commit follows the
+    batch's acknowledged outputs and checkpoints either way; a commit lost to a crash or a
+    rebalance only re-delivers records the checkpoints already mark as applied, so waiting
+    for it would add a round trip per batch for nothing."""
     max_partition_fetch_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     """Must exceed the largest record (incident records of a big storm reach ~1 MiB)."""
     linger_ms: int = Field(default=5, ge=0)
@@ -211,14 +221,30 @@ class WorkerConfig(_Config):
     """A re-delivered alert (same source partition, an offset at most this far behind the
     newest applied) is skipped; further behind is taken as a deliberate rewind of the input."""
 
+    ingest_per: Literal["message", "batch"] = "message"
+    """How the alerts of a poll batch go into an engine. `message` (default): one `ingest_many`
+    call per input message, as `correlator replay` makes, so the worker's incidents equal
+    replay's field for field. `batch`: one call per engine per poll batch (duplicates still
+    filtered per message first), cheaper when a storm touches the same incidents again and
+    again; the engine then re-assesses an incident once per batch, so a cost accrued while
+    the batch was applied is booked at the next assessment's rate (see docs/worker.md)."""
+    gc_freeze_interval: Duration = timedelta(minutes=1)
+    """After a restore, and then this often, the objects the worker holds are moved out of
+    the garbage collector's reach (`gc.freeze()`), so that an automatic full collection does
+    not walk every open incident (hundreds of ms with tens of thousands open). 0 disables."""
     client: Literal["kafka-python", "confluent"] = "kafka-python"
     """Kafka client library. `confluent` (confluent-kafka, librdkafka; `pip install
-    confluent-kafka`) sends the outputs several times cheaper in CPU than kafka-python; the
-    consumer, admin and state reader stay on kafka-python. See docs/worker.md."""
+    confluent-kafka`) produces and consumes several times cheaper in CPU than kafka-python
+    (librdkafka does the work on its own threads); the admin client stays on kafka-python.
+    See docs/worker.md."""
     kafka: KafkaSettings = KafkaSettings()
     outputs: list[OutputSettings] = Field(default_factory=list)
     """Extra outputs, each a topic and a format, created like the incidents topic
     (`CORRELATOR_OUTPUTS='[{"topic": "incidents.ce", "format": "cloudevents"}]'`)."""
+    desk: bool = True
+    """Serve the desk API and page (`/`, `/api/v1/...`) from this worker's own view of the
+    incidents topic. The view is a reader thread per worker that costs CPU in a storm; a
+    deployment that runs dedicated desk workers can turn it off on the correlating ones."""
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import ValidationError
@@ -59,6 +59,16 @@ class EnginePartition:
             self.stats_stale = True
 
 
+@dataclass(slots=True)
+class _Pending:
+    """One engine's share of a poll batch: the records admitted and their timed alerts."""
+
+    part: EnginePartition
+    messages: list[Message] = field(default_factory=list)
+    timed: list[tuple[Alert, datetime]] = field(default_factory=list)
+    per_message: list[list[tuple[Alert, datetime]]] = field(default_factory=list)
+
+
 class Correlate:
     """Stage 2 and idle ticks over the partitions this worker owns (`engines`, shared with
     the loop and kept up to date by recovery)."""
@@ -73,6 +83,7 @@ class Correlate:
         metrics: Metrics,
         dedup_window: int,
         tick_interval: float,
+        per_batch: bool = False,
         monotonic: Callable[[], float],
         wall: Callable[[], datetime],
     ) -> None:
@@ -83,19 +94,52 @@ class Correlate:
         self._metrics = metrics
         self._dedup_window = dedup_window
         self._tick_interval = tick_interval
+        self._per_batch = per_batch
         self._mono = monotonic
         self._wall = wall
 
     def ingest(self, message: Message, batch: Batch) -> None:
         """Apply one repartition record, unless the partition's checkpoint shows it was."""
-        part = self._engines.get(message.partition)
-        if part is None:  # pragma: no cover - recovery restores every assigned partition
-            log.error("no engine for partition %d; record skipped", message.partition)
-            return
+        self.ingest_batch([message], batch)
+
+    def ingest_batch(self, messages: Sequence[Message], batch: Batch) -> None:
+        """Apply a poll batch of repartition records: each record is checked against its
+        partition's checkpoint first (duplicates dropped one by one), then each engine ingests
+        its new alerts: one `ingest_many` per record (`ingest_per: message`, what `replay`
+        does, so incidents equal replay's field for field), or one per engine for the whole
+        batch (`ingest_per: batch`: the engine's fixed cost per call, re-assessing and
+        rendering every touched incident, is paid once per batch and an incident touched by
+        many records is published once; same alerts, same order, same engine times)."""
+        pending: dict[int, _Pending] = {}
+        for message in messages:
+            part = self._engines.get(message.partition)
+            if part is None:  # pragma: no cover - recovery restores every assigned partition
+                log.error("no engine for partition %d; record skipped", message.partition)
+                continue
+            alerts = self._admit(part, message, batch)
+            if alerts is None:
+                continue
+            group = pending.get(part.partition)
+            if group is None:
+                group = pending[part.partition] = _Pending(part)
+            timed = self._timed(part, alerts)
+            group.messages.append(message)
+            group.per_message.append(timed)
+            group.timed.extend(timed)
+        for group in pending.values():
+            if self._per_batch:
+                self._ingest_group(group, group.messages, group.timed, batch)
+                continue
+            for message, timed in zip(group.messages, group.per_message, strict=True):
+                self._ingest_group(group, [message], timed, batch)
+
+    def _admit(self, part: EnginePartition, message: Message, batch: Batch) -> list[Alert] | None:
+        """The record's alerts, or None for a duplicate or an unreadable record. Advances the
+        checkpoint past the record either way (the batch's state goes out with it)."""
         checkpoint = part.checkpoint
         if message.offset < checkpoint.offset:
             self._metrics.duplicates.inc()  # applied before a crash; in the restored state
-            return
+            return None
         checkpoint.offset = message.offset + 1
         part.dirty = True
         batch.touched.add(part.partition)
@@ -104,27 +148,43 @@ class Correlate:
         except (ValueError, ValidationError) as exc:
             self._output.dead_letter(message, "bad_internal_record", f"repartition record: {exc}")
             batch.sent += 1
-            return
+            return None
         source_raw = message.header(H_SOURCE)
         source = source_raw.decode() if source_raw else None
         src_offset = int(message.header(H_OFFSET) or b"-1")
         if source and checkpoint.is_duplicate(source, src_offset, 0, self._dedup_window):
             self._metrics.duplicates.inc()  # stage 1 re-sent it after a crash or rebalance
-            return
-        timed = self._timed(part, alerts)
-        try:
-            updates: Sequence[IncidentUpdate] = part.engine.ingest_many(timed)
-        except Exception as exc:
-            log.exception("engine failed on %s", [a.fingerprint for a in alerts])
-            self._metrics.engine_errors.inc()
-            self._output.dead_letter(message, "engine_error", f"{type(exc).__name__}: {exc}")
-            batch.sent += 1
-            updates = ()
+            return None
         if source:
+            # Marked now, not after the engine call: a second copy of this source message in
+            # the same batch (stage 1 re-sent it) must be recognised as a duplicate.
             checkpoint.applied(source, src_offset, 0)
         timestamp = message.header(H_TIMESTAMP)
         if timestamp and timestamp.isdigit() and int(timestamp) > 0:
             batch.latencies.append(int(timestamp))
+        return alerts
+
+    def _ingest_group(
+        self,
+        group: _Pending,
+        messages: Sequence[Message],
+        timed: list[tuple[Alert, datetime]],
+        batch: Batch,
+    ) -> None:
+        part = group.part
+        try:
+            updates: Sequence[IncidentUpdate] = part.engine.ingest_many(timed)
+        except Exception as exc:
+            # Which record broke it is unknown: every record of the call is dead-lettered
+            # (and the engine keeps what it applied before the error, as with one record).
+            log.exception(
+                "engine failed on %d records of partition %d", len(messages), part.partition
+            )
+            self._metrics.engine_errors.inc()
+            for message in messages:
+                self._output.dead_letter(message, "engine_error", f"{type(exc).__name__}: {exc}")
+                batch.sent += 1
+            updates = ()
         self._publisher.publish(updates, batch)
 
     def _timed(

@@ -62,6 +62,8 @@ class Recovery:
         self._metrics = metrics
         self._mono = monotonic
         self.assignment: frozenset[TP] = frozenset()
+        self.restored: list[int] = []
+        """The partitions restored by the last `follow` (empty when none were)."""
 
     def follow(self, consumer: Consumer) -> None:
         """Follow the group: drop engines of partitions given up, restore new ones."""
@@ -90,8 +92,9 @@ class Recovery:
         for gone in set(self._engines) - mine:
             del self._engines[gone]
         missing = mine - set(self._engines)
+        self.restored = sorted(missing)
         if missing:
-            self.restore(sorted(missing))
+            self.restore(self.restored)
         self._health.assigned = len(self.assignment)
 
     def restore(self, partitions: list[int]) -> None:

@@ -77,7 +77,7 @@ def serve(
     from this worker's own view of the incidents topic; `subscriptions` (same default) reads
     the subscriptions topic into the engines this worker runs."""
     if desk is None:
-        desk = clients is None
+        desk = config.desk and clients is None
     if subscriptions is None:
         subscriptions = clients is None
     if clients is None:

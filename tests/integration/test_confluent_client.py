@@ -13,9 +13,10 @@ from correlator.demo.broker import free_port
 from correlator.worker.config import WorkerConfig, load_config
 from correlator.worker.kafka.client import KafkaRecordProducer, KafkaTopicAdmin
 from correlator.worker.kafka.confluent import ConfluentRecordProducer, client_config
+from correlator.worker.kafka.confluent_consumer import ConfluentGroupConsumer
 from correlator.worker.kafka.tools import TopicTail
 from correlator.worker.output import H_DLQ_CODE, H_DLQ_OFFSET, H_DLQ_REASON, H_DLQ_TOPIC
-from correlator.worker.ports import Message, ProduceError, Producer, TopicSpec
+from correlator.worker.ports import TP, Message, ProduceError, Producer, TopicSpec
 from tests.conftest import KafkaNames
 from tests.support.live import Collector, WorkerThread, produce_lines, wait_for, worker_settings
 from tests.support.scenario import (
@@ -54,6 +55,7 @@ def test_worker_with_the_confluent_producer_matches_replay(
     try:
         worker.wait_ready()
         assert isinstance(worker.worker.producer, ConfluentRecordProducer)
+        assert isinstance(worker.worker.consumer, ConfluentGroupConsumer)
         incidents = Collector(kafka_bootstrap, kafka_names.incidents)
         try:
             produce_lines(kafka_bootstrap, kafka_names.alerts, mixed)
@@ -123,6 +125,85 @@ def test_producer_port_semantics(
 
     for key, m in keyed.items():
         assert m.partition == (murmur2(key) & 0x7FFFFFFF) % 6
+
+
+def _poll_all(consumer: ConfluentGroupConsumer, count: int) -> list[Message]:
+    got: list[Message] = []
+
+    def enough() -> bool:
+        got.extend(consumer.poll(0.2, 100))
+        return len(got) >= count
+
+    wait_for(enough, 30, "records")
+    return got
+
+
+@pytest.mark.parametrize("commit_async", [True, False])
+def test_confluent_consumer_port_semantics(
+    kafka_bootstrap: str, kafka_names: KafkaNames, commit_async: bool
+) -> None:
+    """Joins and reports the assignment as a rebalance event; hands out records with key,
+    headers and timestamp; pause holds a partition back; positions reach the log end; a
+    commit (either kind) is where the group's next member starts, and close keeps it."""
+    config = WorkerConfig(
+        bootstrap_servers=kafka_bootstrap,
+        group_id=kafka_names.group_id,
+        client="confluent",
+        kafka={"commit_async": commit_async, "fetch_max_wait_ms": 10},
+    )
+    topic = f"{kafka_names.prefix}-in"
+    admin = KafkaTopicAdmin(config)
+    admin.ensure_topics([TopicSpec(topic, 2)])
+    admin.close()
+    producer = ConfluentRecordProducer(config)
+    for i in range(10):
+        producer.send(
+            topic,
+            partition=i % 2,
+            key=b"k%d" % i,
+            value=b"v%d" % i,
+            headers=(("h", b"x"),),
+            timestamp_ms=1_700_000_000_000 + i,
+        )
+    producer.flush(30)
+    consumer = ConfluentGroupConsumer(config, [topic])
+    try:
+        consumer.pause([TP(topic, 1)])  # not assigned yet: ignored
+        got = _poll_all(consumer, 10)
+        events = consumer.take_rebalance_events()
+        assert events.assigned == {TP(topic, 0), TP(topic, 1)} and events.generations == 1
+        assert consumer.assignment() == frozenset(events.assigned)
+        assert sorted(m.value or b"" for m in got) == sorted(b"v%d" % i for i in range(10))
+        first = min(got, key=lambda m: m.timestamp_ms)
+        assert (first.key, first.headers, first.timestamp_ms) == (
+            b"k0",
+            (("h", b"x"),),
+            1_700_000_000_000,
+        )
+        positions = consumer.positions()
+        assert positions[TP(topic, 0)] == (5, 5) and positions[TP(topic, 1)] == (5, 5)
+        consumer.pause([TP(topic, 1)])
+        for i in range(4):
+            producer.send(topic, partition=i % 2, key=None, value=b"w%d" % i)
+        producer.flush(30)
+        held = _poll_all(consumer, 2)
+        assert {m.partition for m in held} == {0}
+        consumer.resume([TP(topic, 1)])
+        rest = _poll_all(consumer, 2)
+        assert {m.partition for m in rest} == {1}
+        # Commit everything but the last record of partition 1.
+        consumer.commit({TP(topic, 0): 7, TP(topic, 1): 6})
+        consumer.poll(0.5, 10)
+    finally:
+        consumer.close()
+        producer.close()
+    again = ConfluentGroupConsumer(config, [topic])
+    try:
+        [last] = _poll_all(again, 1)
+        assert (last.partition, last.offset, last.value) == (1, 6, b"w3")
+        assert again.poll(1.0, 10) == []
+    finally:
+        again.close()
 
 
 def test_confluent_delivery_failure_surfaces_in_flush() -> None:

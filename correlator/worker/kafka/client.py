@@ -64,6 +64,13 @@ def to_message(r: Any) -> Message:
     )
 
 
+def _commit_done(offsets: Any, result: Any) -> None:
+    """An asynchronous commit failed (run in a later poll): the partitions' owner re-reads
+    from the previous commit, and the checkpoints make that harmless."""
+    if isinstance(result, Exception):
+        log.warning("asynchronous offset commit failed: %s", result)
+
+
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     """Runs on kafka-python's IO thread: records the change and returns at once."""
 
@@ -117,6 +124,8 @@ class KafkaGroupConsumer:
             allow_auto_create_topics=False,
         )
         self._consumer = KafkaConsumer(**only_known(options, KafkaConsumer.DEFAULT_CONFIG))
+        self._async = k.commit_async
+        self._last_commit: dict[TopicPartition, OffsetAndMetadata] = {}
         self._listener = _Listener()
         self._consumer.subscribe(list(topics), listener=self._listener)
 
@@ -131,6 +140,10 @@ class KafkaGroupConsumer:
             TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(offset, "", -1)
             for tp, offset in offsets.items()
         }
+        if self._async:
+            self._last_commit.update(payload)  # answered in a later poll (kafka.commit_async)
+            self._consumer.commit_async(payload, callback=_commit_done)
+            return
         try:
             self._consumer.commit(payload)
         except (
@@ -183,6 +196,16 @@ class KafkaGroupConsumer:
         return out
 
     def close(self) -> None:
+        if self._last_commit:
+            # The asynchronous commits may still be in flight: commit the newest offsets once
+            # more, synchronously, so a clean stop re-delivers nothing.
+            owned = self._consumer.assignment()
+            last = {tp: om for tp, om in self._last_commit.items() if tp in owned}
+            try:
+                if last:
+                    self._consumer.commit(last)
+            except kafka_errors.KafkaError as exc:
+                log.warning("final commit failed (the next owner re-reads a batch): %s", exc)
         # autocommit=False: the loop has committed everything it processed already.
         self._consumer.close(autocommit=False)
 

@@ -4,9 +4,9 @@ The one module that imports confluent-kafka, and only when a worker is configure
 `client: confluent` (it is an optional dependency). kafka-python's `KafkaProducer.send` costs
 ~36% of the worker's main thread at full load (Python record batching and a future per
 record); librdkafka batches, compresses and sends on its own C threads, and the only Python
-work left per record is the `produce()` call. The consumer, the state reader and the admin
-client stay on kafka-python (`.client`): they are not where the time goes, and their
-behaviour on Tansu is what the worker was written and tested against.
+work left per record is the `produce()` call. The group consumer is librdkafka's too
+(`ConfluentGroupConsumer`: fetching, decompressing and parsing off the GIL). The state reader
+(restore) and the admin client stay on kafka-python (`.client`).
 
 Semantics kept from `correlator.worker.kafka.client.KafkaRecordProducer`:
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 try:
     import confluent_kafka
@@ -39,10 +39,12 @@ from correlator.worker.config import WorkerConfig
 from correlator.worker.kafka.client import (
     KafkaChangelogReader,
     KafkaClients,
-    KafkaGroupConsumer,
     KafkaTopicAdmin,
 )
 from correlator.worker.ports import Headers, ProduceError
+
+if TYPE_CHECKING:
+    from correlator.worker.kafka.confluent_consumer import ConfluentGroupConsumer
 
 log = logging.getLogger(__name__)
 
@@ -224,8 +226,8 @@ class ConfluentRecordProducer:
 
 
 class ConfluentClients:
-    """`ports.Clients` with the confluent-kafka producer; the other clients are
-    `correlator.worker.kafka.client`'s (kafka-python)."""
+    """`ports.Clients` with the confluent-kafka producer and group consumer; the admin client
+    and the state reader are `correlator.worker.kafka.client`'s (kafka-python)."""
 
     def __init__(
         self, config: WorkerConfig, *, monotonic: Callable[[], float] = time.monotonic
@@ -237,8 +239,13 @@ class ConfluentClients:
     def admin(self) -> KafkaTopicAdmin:
         return self._kafka.admin()
 
-    def consumer(self, topics: Sequence[str]) -> KafkaGroupConsumer:
-        return self._kafka.consumer(topics)
+    def consumer(self, topics: Sequence[str]) -> ConfluentGroupConsumer:
+        # Imported here: that module builds on `client_config` above.
+        from correlator.worker.kafka.confluent_consumer import (  # noqa: PLC0415
+            ConfluentGroupConsumer,
+        )
+
+        return ConfluentGroupConsumer(self.config, topics)
 
     def producer(self) -> ConfluentRecordProducer:
         return ConfluentRecordProducer(self.config, monotonic=self._mono)

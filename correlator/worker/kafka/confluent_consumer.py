@@ -1,0 +1,190 @@
+"""`client: confluent`: the `correlator.worker.ports` Consumer on confluent-kafka (librdkafka).
+
+librdkafka fetches, decompresses and parses records on its own threads; the Python work left
+per record is building the `ports.Message`. Semantics kept from
+`correlator.worker.kafka.client.KafkaGroupConsumer`: offsets committed only by the loop
+(after the batch's outputs and checkpoints are acknowledged), a new group reads the input
+from its start, read_committed, no topic auto-creation, rebalance callbacks that only record
+what changed (they run inside `poll`, on the loop's thread).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import confluent_kafka
+
+from correlator.worker.config import WorkerConfig
+from correlator.worker.kafka.confluent import _log_error, client_config
+from correlator.worker.ports import TP, CommitFailedError, Message, RebalanceEvents
+
+log = logging.getLogger(__name__)
+
+#: librdkafka errors that mean "the group moved on": the commit is refused, nothing is lost.
+_GROUP_MOVED = frozenset(
+    {
+        "REBALANCE_IN_PROGRESS",
+        "ILLEGAL_GENERATION",
+        "UNKNOWN_MEMBER_ID",
+        "FENCED_INSTANCE_ID",
+        "_ASSIGNMENT_LOST",
+        "_STATE",
+    }
+)
+
+
+def _commit_done(err: confluent_kafka.KafkaError | None, partitions: Any) -> None:
+    """librdkafka's offset-commit callback (served by poll): only failures are worth a word."""
+    if err is not None and err.code() != confluent_kafka.KafkaError._NO_OFFSET:
+        log.warning("asynchronous offset commit failed: %s", err.str())
+
+
+class ConfluentGroupConsumer:
+    """`ports.Consumer` on confluent_kafka.Consumer: librdkafka fetches and parses on its own
+    threads; the rebalance callbacks run inside `poll` on the loop's thread and only record
+    what changed, as the kafka-python listener does."""
+
+    def __init__(self, config: WorkerConfig, topics: Sequence[str]) -> None:
+        k = config.kafka
+        conf = client_config(config)
+        conf.update(
+            {
+                "group.id": config.group_id,
+                # Offsets are committed by the loop after the batch's outputs are flushed.
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                # A new group reads the input from its start (see `.client`).
+                "auto.offset.reset": "earliest",
+                "session.timeout.ms": k.session_timeout_ms,
+                "heartbeat.interval.ms": k.heartbeat_interval_ms,
+                "max.poll.interval.ms": k.max_poll_interval_ms,
+                "fetch.wait.max.ms": k.fetch_max_wait_ms,
+                "max.partition.fetch.bytes": k.max_partition_fetch_bytes,
+                "isolation.level": "read_committed",
+                "allow.auto.create.topics": False,
+                "enable.partition.eof": False,
+                "on_commit": _commit_done,
+                "error_cb": _log_error,
+            }
+        )
+        if k.group_instance_id:
+            conf["group.instance.id"] = k.group_instance_id
+        conf.update(k.librdkafka_options)
+        self._consumer = confluent_kafka.Consumer(conf)
+        self._async = k.commit_async
+        self._events = RebalanceEvents()
+        self._consumer.subscribe(
+            list(topics), on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost
+        )
+
+    def _assigned(self, consumer: Any, partitions: list[Any]) -> None:
+        self._events.assigned.update(TP(tp.topic, tp.partition) for tp in partitions)
+        self._events.generations += 1
+
+    def _revoked(self, consumer: Any, partitions: list[Any]) -> None:
+        self._events.revoked.update(TP(tp.topic, tp.partition) for tp in partitions)
+
+    def _lost(self, consumer: Any, partitions: list[Any]) -> None:
+        self._events.lost.update(TP(tp.topic, tp.partition) for tp in partitions)
+
+    def poll(self, timeout: float, max_records: int) -> list[Message]:
+        out: list[Message] = []
+        # `consume(n, timeout)` waits until it has n records or the timeout passes; the port
+        # returns as soon as there is anything (as kafka-python's poll does). So: take what
+        # is there; if nothing, wait for one record, then take what came with it.
+        consume = self._consumer.consume
+        got = consume(max_records, 0)
+        if not got:
+            got = consume(1, timeout)
+            if got and max_records > 1:
+                got.extend(consume(max_records - 1, 0))
+        for m in got:
+            err = m.error()
+            if err is not None:
+                if err.fatal():
+                    raise confluent_kafka.KafkaException(err)
+                log.warning("kafka consumer: %s", err.str())
+                continue
+            topic, partition, offset = m.topic(), m.partition(), m.offset()
+            if topic is None or partition is None or offset is None:
+                continue  # only error events lack them, and those were handled above
+            _, ts = m.timestamp()
+            raw = m.headers() or ()
+            pairs = raw.items() if isinstance(raw, dict) else raw
+            out.append(
+                Message(
+                    topic=topic,
+                    partition=partition,
+                    offset=offset,
+                    key=m.key(),
+                    value=m.value(),
+                    headers=tuple(
+                        (name, value.encode() if isinstance(value, str) else value or b"")
+                        for name, value in pairs
+                    ),
+                    timestamp_ms=ts if ts is not None and ts >= 0 else 0,
+                )
+            )
+        return out
+
+    def commit(self, offsets: Mapping[TP, int]) -> None:
+        if not offsets:
+            return
+        tps = [
+            confluent_kafka.TopicPartition(tp.topic, tp.partition, o) for tp, o in offsets.items()
+        ]
+        try:
+            if self._async:
+                self._consumer.commit(offsets=tps, asynchronous=True)
+            else:
+                self._consumer.commit(offsets=tps, asynchronous=False)
+        except confluent_kafka.KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, confluent_kafka.KafkaError) and error.name() in _GROUP_MOVED:
+                raise CommitFailedError(error.str()) from exc
+            raise
+
+    def assignment(self) -> frozenset[TP]:
+        return frozenset(TP(tp.topic, tp.partition) for tp in self._consumer.assignment())
+
+    def take_rebalance_events(self) -> RebalanceEvents:
+        events, self._events = self._events, RebalanceEvents()
+        return events
+
+    def _owned(self, partitions: Iterable[TP]) -> list[Any]:
+        owned = self.assignment()
+        return [
+            confluent_kafka.TopicPartition(tp.topic, tp.partition)
+            for tp in partitions
+            if tp in owned
+        ]
+
+    def pause(self, partitions: Iterable[TP]) -> None:
+        tps = self._owned(partitions)
+        if tps:
+            self._consumer.pause(tps)
+
+    def resume(self, partitions: Iterable[TP]) -> None:
+        tps = self._owned(partitions)
+        if tps:
+            self._consumer.resume(tps)
+
+    def positions(self) -> dict[TP, tuple[int, int | None]]:
+        out: dict[TP, tuple[int, int | None]] = {}
+        # Local state only: `position` is the next offset to hand out, the cached watermark
+        # is the high watermark of the last fetch response (no network round trip).
+        for tp in self._consumer.position(self._consumer.assignment()):
+            if tp.offset < 0:
+                continue  # nothing fetched yet
+            _, high = self._consumer.get_watermark_offsets(tp, cached=True)
+            out[TP(tp.topic, tp.partition)] = (tp.offset, high if high >= 0 else None)
+        return out
+
+    def close(self) -> None:
+        # Leaves the group; librdkafka waits for the outstanding asynchronous commits first.
+        self._consumer.close()
+
+
+__all__ = ["ConfluentGroupConsumer"]
