@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from correlator.core import alerts as events
-from correlator.core import lifecycle, membership, persist, publish
+from correlator.core import bounds, lifecycle, membership, persist, publish
 from correlator.core.keys import META
-from correlator.core.model import Alert, IncidentPhase, TimerKind, utc
+from correlator.core.model import Alert, IncidentPhase, TimerKind
 from correlator.core.persist import StateValue
 from correlator.core.settings import EngineSettings
 from correlator.core.state import AlertState, Incident
@@ -57,6 +57,7 @@ class Correlator:
         self._silences = compile_silences(self.settings.silences, self.settings.maintenance)
         self._render = render
         self._st = self._new_store(topology)
+        self._swept: datetime | None = None  # event time of the last stale sweep (`bounds`)
 
     def _new_store(self, topology: Topology) -> Store:
         return Store(self.settings, topology, self._render, self._silences)
@@ -121,7 +122,8 @@ class Correlator:
         for alert, at in alerts:
             now = self._advance(at)
             updates.extend(self._run_timers(now))
-            events.apply(self._st, alert, now)
+            if not bounds.refuse(self._st, alert):
+                events.apply(self._st, alert, now)
         if now is not None:
             updates.extend(publish.publish(self._st, now))
         return updates
@@ -152,8 +154,8 @@ class Correlator:
 
     def _advance(self, now: datetime) -> datetime:
         st = self._st
-        now = utc(now)
-        if st.clock is None or now > st.clock:
+        now = bounds.clamp(now)  # the callers refuse such times; a corrupt state may not
+        if st.clock is None or now > st.clock or not bounds.in_range(st.clock):
             st.clock = now
             st.dirty.add(META)
         return st.clock
@@ -165,6 +167,13 @@ class Correlator:
             if _FIRE[timer.kind](st, timer):
                 updates.extend(publish.publish(st, timer.when))
         lifecycle.expire_tombstones(st, now)
+        if self._swept is None or now - self._swept >= bounds.SWEEP_EVERY:
+            self._swept = now
+            stale = bounds.stale_resolves(st, now)
+            for alert in stale:
+                events.apply(st, alert, now)
+            if stale:
+                updates.extend(publish.publish(st, now))
         return updates
 
 

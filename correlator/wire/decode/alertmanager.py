@@ -45,6 +45,7 @@ from typing import Any, Final
 
 from correlator.core.model import Alert, AlertStatus, normalise_severity
 from correlator.wire.decode._common import (
+    MAX_TEXT,
     describe,
     invalid,
     labels_fingerprint,
@@ -137,7 +138,7 @@ def _alert(
         or name
     )
     generator_url = item.get("generatorURL")
-    if not isinstance(generator_url, str) or not generator_url:
+    if not isinstance(generator_url, str) or not generator_url or len(generator_url) > MAX_TEXT:
         generator_url = None
     is_grafana = grafana or not GRAFANA_ALERT_KEYS.isdisjoint(item)
 
