@@ -60,27 +60,32 @@ def in_range(when: datetime) -> bool:
 
 
 def event_time_problem(
-    alert: Alert, *, reference: datetime, max_future: timedelta, max_past: timedelta | None
+    alert: Alert,
+    *,
+    now: datetime,
+    max_future: timedelta,
+    written: datetime | None = None,
+    max_past: timedelta | None = None,
 ) -> str | None:
-    """Why the alert's times are not acceptable against `reference` (the wall clock in the
-    worker, the event clock in replay), or None when they are.
+    """Why the alert's times are not acceptable, or None when they are.
 
-    Every time it carries must be in range and at most `max_future` ahead; its event time (its
-    start when firing, its end when resolved) must also be at most `max_past` behind. A firing
-    alert's start is not held to `max_past`: Alertmanager re-sends a long-running alert with
-    its original `startsAt`."""
+    Every time it carries must be in range and at most `max_future` ahead of `now` (the wall
+    clock in the worker, the latest event time in replay). A resolve must also end at most
+    `max_past` before `written`, when the record was written (its Kafka timestamp): measured
+    from there, a backlog read a month late is not refused. A firing alert's start is never
+    held to `max_past`: Alertmanager re-sends a long-running alert with its original start."""
     for name, when in (("starts_at", alert.starts_at), ("ends_at", alert.ends_at)):
         if when is None:
             continue
         if not in_range(when):
             return f"{name} {when.isoformat()} outside {EVENT_TIME_MIN.year}-{EVENT_TIME_MAX.year}"
-        ahead = utc(when) - reference
+        ahead = utc(when) - now
         if ahead > max_future:
             return f"{name} {when.isoformat()} is {_span(ahead)} ahead of the clock"
-    if max_past is not None and alert.status == "resolved":
-        behind = reference - utc(alert.event_time)
+    if max_past is not None and written is not None and alert.status == "resolved":
+        behind = written - utc(alert.event_time)
         if behind > max_past:
-            return f"event time {alert.event_time.isoformat()} is {_span(behind)} old"
+            return f"ends_at {alert.event_time.isoformat()} is {_span(behind)} before it was sent"
     return None
 
 

@@ -42,6 +42,10 @@ class EngineStats:
     open_incidents_by_priority: dict[int, int] = field(default_factory=dict)
     open_incidents_by_group: dict[str, int] = field(default_factory=dict)
     people_affected: int = 0
+    alerts_dropped_cap: int = 0
+    """New alerts dropped at `bounds.max_alerts` (`core.bounds`), since the state began."""
+    alerts_expired_stale: int = 0
+    """Firing alerts resolved as stale (`core.bounds`), since the state began."""
 
 
 class Correlator:
@@ -90,7 +94,10 @@ class Correlator:
 
     def stats(self) -> EngineStats:
         st = self._st
-        stats = EngineStats()
+        stats = EngineStats(
+            alerts_dropped_cap=st.counters["alerts_dropped_cap"],
+            alerts_expired_stale=st.counters["alerts_expired_stale"],
+        )
         for alert in st.alerts.values():
             if alert.suppressed_by is not None:
                 stats.suppressed_alerts += 1

@@ -132,13 +132,13 @@ class BoundSettings(_Settings):
     max_future: Duration = Field(
         default=timedelta(hours=1),
         description="an event time further ahead of the clock (the wall clock in the worker, "
-        "the latest event time in replay) is dead-lettered `bad_timestamp`",
+        "the latest event time in replay) is dead-lettered `bad_timestamp` (skipped in replay)",
     )
     max_past: Duration | None = Field(
         default=timedelta(days=30),
-        description="a resolve whose end is further behind the clock is dead-lettered "
-        "`bad_timestamp` (a firing alert's start is never held to it: long-running alerts "
-        "are re-sent with their original start); null: no limit",
+        description="a resolve that ends this long before its record was written (its Kafka "
+        "timestamp) is dead-lettered `bad_timestamp` (a firing alert's start is never held to "
+        "it: long-running alerts are re-sent with their original start); null: no limit",
     )
     stale_after: Duration | None = Field(
         default=timedelta(hours=12),

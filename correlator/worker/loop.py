@@ -66,6 +66,7 @@ class _Parts:
             dlq_max_bytes=cfg.dlq_max_bytes,
             metrics=worker.metrics,
             wall=worker.wall,
+            max_record_bytes=cfg.kafka.max_request_size,
         )
         self.buffer: Final = InputBuffer(
             cfg.alerts_topic,
@@ -91,6 +92,7 @@ class _Parts:
             max_message_bytes=cfg.max_message_bytes,
             metrics=worker.metrics,
             wall=worker.wall,
+            bounds=worker.settings.bounds,
         )
         publisher = Publisher(
             self.output,
@@ -304,8 +306,9 @@ class Worker:
 
     def _publish_metrics(self, consumer: Consumer) -> None:
         self.metrics.publish_lag(LagSnapshot(consumer.positions()))
-        stats = (part.stats for part in self.engines.values())
+        stats = [part.stats for part in self.engines.values()]
         self.metrics.publish_engine(engine_snapshot(stats, len(self.engines)))
+        self.metrics.engine_bounds.publish(stats)
         self.metrics.ready.set(1 if self.health.ready().ok else 0)
 
 

@@ -86,6 +86,18 @@ class ProduceError(CorrelatorError):
     record too large, authorisation...). Nothing of the batch is committed."""
 
 
+class RecordRejectedError(ProduceError):
+    """Only some records were refused, each for something of its own (too large, invalid):
+    the broker took the others, and the worker carries on (`worker.output`). `rejected` holds
+    (topic, why) per refused record."""
+
+    def __init__(self, rejected: Sequence[tuple[str, str]]) -> None:
+        self.rejected = tuple(rejected)
+        first = f"{rejected[0][0]}: {rejected[0][1]}" if rejected else "records refused"
+        more = f" (and {len(rejected) - 1} more)" if len(rejected) > 1 else ""
+        super().__init__(first + more)
+
+
 class Consumer(Protocol):
     """A group member subscribed to the worker's input topics. Used from one thread only."""
 

@@ -41,6 +41,7 @@ from correlator.worker.ports import (
     Message,
     ProduceError,
     RebalanceEvents,
+    RecordRejectedError,
     TopicSpec,
 )
 
@@ -244,14 +245,34 @@ class KafkaRecordProducer:
             self._producer.flush(timeout=timeout)
         except kafka_errors.KafkaTimeoutError as exc:
             raise ProduceError(f"flush timed out after {timeout:.0f}s") from exc
+        rejected: list[tuple[str, str]] = []
         for future in futures:
-            if future.failed():
-                raise ProduceError(str(future.exception)) from future.exception
             if not future.is_done:
                 raise ProduceError("a record was not acknowledged in time")
+            if future.failed():
+                if not isinstance(future.exception, _RECORD_ERRORS):
+                    raise ProduceError(str(future.exception)) from future.exception
+                rejected.append((_future_topic(future), str(future.exception)))
+        if rejected:  # the others were delivered: only these records are refused
+            raise RecordRejectedError(rejected)
 
     def close(self) -> None:
         self._producer.close(timeout=10)
+
+
+#: Errors about one record (not the broker, not the connection): `flush` reports them as
+#: `RecordRejectedError` so the worker drops the record instead of stopping.
+_RECORD_ERRORS = (
+    kafka_errors.MessageSizeTooLargeError,
+    kafka_errors.RecordListTooLargeError,
+    kafka_errors.InvalidRecordError,
+    kafka_errors.CorruptRecordError,
+)
+
+
+def _future_topic(future: Any) -> str:
+    tp = getattr(getattr(future, "_produce_future", None), "topic_partition", None)
+    return str(getattr(tp, "topic", "?"))
 
 
 class KafkaChangelogReader:
