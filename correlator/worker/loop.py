@@ -46,7 +46,7 @@ from correlator.worker.partitions import Correlate, EnginePartition
 from correlator.worker.ports import Clients, Consumer, Message, Producer
 from correlator.worker.publish import Publisher
 from correlator.worker.recovery import Recovery
-from correlator.worker.topics import ensure_topics
+from correlator.worker.topics import BrokerWatch, ensure_topics
 from correlator.worker.topology_watch import TopologyWatch
 from topology import Topology
 
@@ -110,6 +110,12 @@ class _Parts:
             tick_interval=cfg.tick_interval.total_seconds(),
             monotonic=worker.monotonic,
             wall=worker.wall,
+        )
+        self.broker: Final = BrokerWatch(
+            worker.health,
+            worker.metrics,
+            worker.monotonic,
+            timeout=cfg.broker_timeout.total_seconds(),
         )
         self.recovery: Final = Recovery(
             worker.engines,
@@ -277,6 +283,7 @@ class Worker:
         if decode or correlate:
             self._process(parts, decode, correlate)
         parts.correlate.tick_idle()
+        parts.broker.observe(consumer)
         self._publish_metrics(consumer)
         self.health.beat()
         self.metrics.last_heartbeat.set(self.wall().timestamp())

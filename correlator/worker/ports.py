@@ -125,6 +125,11 @@ class Consumer(Protocol):
         blocking: for the lag metric."""
         ...
 
+    def reachable(self) -> bool:
+        """Whether the group coordinator is known and connected right now (no I/O): the
+        worker's view of "the broker is up", for /readyz and `correlator_broker_up`."""
+        ...
+
     def close(self) -> None: ...
 
 

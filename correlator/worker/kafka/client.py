@@ -183,6 +183,16 @@ class KafkaGroupConsumer:
             out[_tp(tp)] = (int(offset), None if highwater is None else int(highwater))
         return out
 
+    def reachable(self) -> bool:
+        # Read-only: `coordinator_unknown()` would also mark the coordinator dead, which is
+        # the IO path's business.
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        client = getattr(self._consumer, "_client", None)
+        node = getattr(coordinator, "coordinator_id", None)
+        if node is None or client is None:
+            return False
+        return not client.is_disconnected(node)
+
     def close(self) -> None:
         # autocommit=False: the loop has committed everything it processed already.
         self._consumer.close(autocommit=False)
