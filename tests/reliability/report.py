@@ -11,12 +11,13 @@ import orjson
 
 def render(results: list[dict[str, object]]) -> str:
     lines = [
-        "| fault or bad input | tries | result | test |",
-        "|---|---:|---|---|",
+        "| fault or bad input | where | tries | result | test |",
+        "|---|---|---:|---|---|",
     ]
     for row in results:
-        test = str(row["test"]).split("::")[-1]
-        lines.append(f"| {row['fault']} | {row['tries']} | {row['result']} | `{test}` |")
+        module, _, test = str(row["test"]).partition("::")
+        where = "real broker (Tansu)" if "poison_pills" in module else "in memory"
+        lines.append(f"| {row['fault']} | {where} | {row['tries']} | {row['result']} | `{test}` |")
     held = sum(1 for row in results if row["result"] == "held")
     lines.append("")
     lines.append(f"{held} of {len(results)} classes held.")

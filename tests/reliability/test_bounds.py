@@ -20,6 +20,7 @@ from correlator.wire.decode import DecodeError, decode
 from correlator.wire.decode._common import (
     MAX_ENTRIES,
     MAX_LABEL_VALUE,
+    MAX_SUMMARY,
     MAX_TEXT,
     TRUNCATED,
 )
@@ -82,12 +83,12 @@ def test_long_annotations_and_summaries_are_cut_with_a_marker() -> None:
         received_at=NOW,
         max_bytes=4_000_000,
     )
-    for text in (alert.summary, alert.annotations["d"]):
-        assert len(text) == MAX_TEXT
+    for text, limit in ((alert.summary, MAX_SUMMARY), (alert.annotations["d"], MAX_TEXT)):
+        assert len(text) == limit
         assert text.endswith(TRUNCATED)
 
 
-@pytest.mark.fault("year-0001 dates other than Go's zero time", tries=3)
+@pytest.mark.fault("year-0001 dates other than Go's zero time", tries=1)
 @pytest.mark.parametrize(
     "when", ["0001-06-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "0001-01-01T00:00:01Z"]
 )

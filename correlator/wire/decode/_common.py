@@ -176,6 +176,9 @@ MAX_NAME: Final = 1024
 MAX_LABEL_VALUE: Final = 4096
 MAX_ANNOTATION_VALUE: Final = 8192
 MAX_TEXT: Final = 8192
+#: A summary is one line a person reads; it is also listed for every alert of an incident
+#: record, so it is held shorter than an annotation.
+MAX_SUMMARY: Final = 1024
 TRUNCATED: Final = " …[truncated]"
 
 
@@ -183,11 +186,11 @@ def too_large(path: str, problem: str) -> DecodeError:
     return DecodeError("too_large", f"{path}: {problem}")
 
 
-def bounded_text(text: str) -> str:
-    """A descriptive text (an annotation, a summary) cut to `MAX_TEXT` characters."""
-    if len(text) <= MAX_TEXT:
+def bounded_text(text: str, limit: int = MAX_TEXT) -> str:
+    """A descriptive text (an annotation, a summary) cut to `limit` characters."""
+    if len(text) <= limit:
         return text
-    return text[: MAX_TEXT - len(TRUNCATED)] + TRUNCATED
+    return text[: limit - len(TRUNCATED)] + TRUNCATED
 
 
 def string_map(value: object, path: str, what: str) -> dict[str, str]:
@@ -229,14 +232,14 @@ def string_map(value: object, path: str, what: str) -> dict[str, str]:
 def optional_text(value: object, path: str, *, descriptive: bool = False) -> str | None:
     """An optional string field; numbers are taken as text, empty as absent. An identifier
     (name, node, source...) over `MAX_LABEL_VALUE` characters is refused; a `descriptive` one
-    (a summary) is cut to `MAX_TEXT`."""
+    (a summary) is cut to `MAX_SUMMARY`."""
     if value is None or value == "":
         return None
     text = scalar_text(value)
     if text is None:
         raise invalid(path, f"expected a string, got {describe(value)}")
     if descriptive:
-        return bounded_text(text)
+        return bounded_text(text, MAX_SUMMARY)
     if len(text) > MAX_LABEL_VALUE:
         raise too_large(path, f"{len(text)} characters, over {MAX_LABEL_VALUE}")
     return text
