@@ -181,12 +181,12 @@ def test_five_900kb_alerts_in_one_incident(live: Live) -> None:
 def test_a_record_over_the_producer_limit(kafka_bootstrap: str, tmp_path: Path) -> None:
     names = KafkaNames(f"t-limit-{uuid.uuid4().hex[:8]}")
     small = Live(
-        kafka_bootstrap, names, write_org(tmp_path), kafka={"max_request_size": 160 * 1024}
+        kafka_bootstrap, names, write_org(tmp_path), kafka={"max_request_size": 24 * 1024}
     )
     try:
         when = _stamp(_now() - timedelta(seconds=30))
-        text = "s" * 8000
-        for i in range(30):  # 30 alerts x 8 KB summaries: one incident record of ~250 KB
+        text = "s" * 1000
+        for i in range(40):  # 40 alerts x 1 KB summaries: one incident record of ~60 KB
             small.send(None, native("Wide", when, fingerprint=f"wide{i}", summary=text))
         small.letters("record_refused")
         metric = small.worker.worker.metrics.registry.get_sample_value
