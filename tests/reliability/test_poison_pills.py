@@ -180,9 +180,7 @@ def test_five_900kb_alerts_in_one_incident(live: Live) -> None:
 @pytest.mark.fault("incident record over the producer limit", tries=1)
 def test_a_record_over_the_producer_limit(kafka_bootstrap: str, tmp_path: Path) -> None:
     names = KafkaNames(f"t-limit-{uuid.uuid4().hex[:8]}")
-    small = Live(
-        kafka_bootstrap, names, write_org(tmp_path), kafka={"max_request_size": 24 * 1024}
-    )
+    small = Live(kafka_bootstrap, names, write_org(tmp_path), kafka={"max_request_size": 24 * 1024})
     try:
         when = _stamp(_now() - timedelta(seconds=30))
         text = "s" * 1000
