@@ -48,7 +48,12 @@ class Live:
         self.bootstrap = bootstrap
         self.names = names
         settings = worker_settings(
-            bootstrap, names, org, max_message_bytes=4 * 1024 * 1024, **overrides
+            bootstrap,
+            names,
+            org,
+            max_message_bytes=4 * 1024 * 1024,
+            engine={"bounds": {}},  # the production bounds, not the scenarios'
+            **overrides,
         )
         self.worker = WorkerThread(settings).start().wait_ready(60)
         # gzip, and a producer limit far above the broker's: the sizes the worker must bound
