@@ -20,7 +20,7 @@ import orjson
 from correlator import __version__
 from correlator.cli_errors import CommandError, ExitCode, explain, using
 from correlator.errors import CorrelatorError
-from correlator.replay import BadLine, replay_updates
+from correlator.replay import BadLine, bounded_lines, replay_updates
 from topology import TopologyError
 
 log = logging.getLogger(__name__)
@@ -168,10 +168,11 @@ def _replay(args: argparse.Namespace) -> int:
     if args.rules is not None:
         with using("rules file", args.rules, ExitCode.CONFIG):
             settings = load_settings(args.rules)
-    bad: list[BadLine] = []
+    bad = 0  # counted, never kept: a file of garbage must not fill the memory
 
     def report(line: BadLine) -> None:
-        bad.append(line)
+        nonlocal bad
+        bad += 1
         print(f"{args.input}:{line.number}: skipped ({line.code}): {line.reason}", file=sys.stderr)
 
     engine = Correlator(topology, settings, render=build_record)
@@ -183,13 +184,14 @@ def _replay(args: argparse.Namespace) -> int:
         with using("output", args.output, ExitCode.DATA):
             sink = files.enter_context(_open_out(args.output))
         with using("input", args.input, ExitCode.DATA):
-            for update in replay_updates(engine, source, on_error=report, drain=not args.no_drain):
+            lines = bounded_lines(source)
+            for update in replay_updates(engine, lines, on_error=report, drain=not args.no_drain):
                 _write(sink, args.output, update.record.to_json() + b"\n")
                 count += 1
             _write(sink, args.output, b"")
     print(
         f"correlator: {count} incident records from {len(engine.incidents)} incidents; "
-        f"{len(bad)} unreadable lines skipped",
+        f"{bad} unreadable lines skipped",
         file=sys.stderr,
     )
     return ExitCode.OK

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from correlator.core import alerts as events
-from correlator.core import lifecycle, membership, persist, publish
+from correlator.core import bounds, lifecycle, membership, persist, publish
 from correlator.core.keys import META
 from correlator.core.model import Alert, Change, IncidentPhase, TimerKind, utc
 from correlator.core.persist import StateValue
@@ -44,6 +44,10 @@ class EngineStats:
     open_incidents_by_priority: dict[int, int] = field(default_factory=dict)
     open_incidents_by_group: dict[str, int] = field(default_factory=dict)
     people_affected: int = 0
+    alerts_dropped_cap: int = 0
+    """New alerts dropped at `bounds.max_alerts` (`core.bounds`), since the state began."""
+    alerts_expired_stale: int = 0
+    """Firing alerts resolved as stale (`core.bounds`), since the state began."""
 
 
 class Correlator:
@@ -59,6 +63,7 @@ class Correlator:
         self._silences = compile_silences(self.settings.silences, self.settings.maintenance)
         self._render = render
         self._st = self._new_store(topology)
+        self._swept: datetime | None = None  # event time of the last stale sweep (`bounds`)
 
     def _new_store(self, topology: Topology) -> Store:
         return Store(self.settings, topology, self._render, self._silences)
@@ -91,7 +96,11 @@ class Correlator:
 
     def stats(self) -> EngineStats:
         st = self._st
-        stats = EngineStats(incidents=len(st.incidents))
+        stats = EngineStats(
+            incidents=len(st.incidents),
+            alerts_dropped_cap=st.counters["alerts_dropped_cap"],
+            alerts_expired_stale=st.counters["alerts_expired_stale"],
+        )
         for alert in st.alerts.values():
             if alert.suppressed_by is not None:
                 stats.suppressed_alerts += 1
@@ -123,7 +132,8 @@ class Correlator:
         for alert, at in alerts:
             now = self._advance(at)
             updates.extend(self._run_timers(now))
-            events.apply(self._st, alert, now)
+            if not bounds.refuse(self._st, alert):
+                events.apply(self._st, alert, now)
         if now is not None:
             updates.extend(publish.publish(self._st, now))
             self._st.dirty.add(META)  # the counters moved (`alerts_<verdict>` at least)
@@ -174,8 +184,8 @@ class Correlator:
 
     def _advance(self, now: datetime) -> datetime:
         st = self._st
-        now = utc(now)
-        if st.clock is None or now > st.clock:
+        now = bounds.clamp(now)  # the callers refuse such times; a corrupt state may not
+        if st.clock is None or now > st.clock or not bounds.in_range(st.clock):
             st.clock = now
             st.dirty.add(META)
         return st.clock
@@ -188,6 +198,13 @@ class Correlator:
             if _FIRE[timer.kind](st, timer):
                 updates.extend(publish.publish(st, timer.when))
         lifecycle.expire_tombstones(st, now)
+        if self._swept is None or now - self._swept >= bounds.SWEEP_EVERY:
+            self._swept = now
+            stale = bounds.stale_resolves(st, now)
+            for alert in stale:
+                events.apply(st, alert, now)
+            if stale:
+                updates.extend(publish.publish(st, now))
         return updates
 
 

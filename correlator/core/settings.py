@@ -126,6 +126,39 @@ class Silence(_Settings):
     created_by: str = ""
 
 
+class BoundSettings(_Settings):
+    """What the engine accepts and holds at most (RELIABILITY.md lists what happens at each)."""
+
+    max_future: Duration = Field(
+        default=timedelta(hours=1),
+        description="an event time further ahead of the clock (the wall clock in the worker, "
+        "the latest event time in replay) is dead-lettered `bad_timestamp` (skipped in replay)",
+    )
+    max_past: Duration | None = Field(
+        default=timedelta(days=30),
+        description="a resolve that ends this long before its record was written (its Kafka "
+        "timestamp) is dead-lettered `bad_timestamp` (a firing alert's start is never held to "
+        "it: long-running alerts are re-sent with their original start); null: no limit",
+    )
+    stale_after: Duration | None = Field(
+        default=timedelta(hours=12),
+        description="a firing alert from `stale_sources` not re-sent for this long is resolved "
+        "as stale; 3x Alertmanager's default repeat_interval (4h), the longest a healthy "
+        "Alertmanager stays silent about an alert that still fires; null: never",
+    )
+    stale_sources: tuple[str, ...] = Field(
+        default=("alertmanager", "grafana"),
+        description="sources that re-send firing alerts; others (PagerDuty, native senders) "
+        "send a trigger once and are never expired",
+    )
+    max_alerts: int = Field(
+        default=200_000,
+        ge=1,
+        description="alerts one engine holds at most; a new alert beyond it is dropped and "
+        "counted (`correlator_engine_alerts_dropped_total`), known alerts still update",
+    )
+
+
 class EngineSettings(_Settings):
     grouping: GroupingSettings = GroupingSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
@@ -136,6 +169,7 @@ class EngineSettings(_Settings):
         default_factory=list,
         description="maintenance windows: same shape as silences, reported as maintenance",
     )
+    bounds: BoundSettings = BoundSettings()
     max_alerts_per_incident: int = Field(
         default=25,
         ge=1,

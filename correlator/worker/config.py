@@ -215,6 +215,9 @@ class WorkerConfig(_Config):
     """How often the topology file's modification time is checked (SIGHUP reloads at once)."""
     liveness_timeout: Duration = timedelta(seconds=60)
     """/livez fails when the loop has not completed an iteration for this long."""
+    broker_timeout: Duration = timedelta(seconds=30)
+    """/readyz fails once the broker has been unreachable for this long (a broker restart or
+    a leader move is shorter); `correlator_broker_up` shows every blip."""
     restore_timeout: Duration = timedelta(minutes=10)
     """Restoring state longer than this fails the worker (it restarts and tries again)."""
     dedup_window: int = Field(default=100_000, ge=0)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from correlator.core import bounds
 from correlator.core.model import utc
 
 
@@ -26,7 +27,9 @@ class EventClock:
     __slots__ = ("_anchor_event", "_anchor_mono", "last_event_mono", "now", "rate")
 
     def __init__(self, now: datetime | None = None, mono: float = 0.0, rate: float = 1.0) -> None:
-        self.now: datetime | None = utc(now) if now is not None else None
+        # A checkpoint saved before event times were bounded may hold a year-9999 clock:
+        # clamped, it can no longer overflow the arithmetic below (`core.bounds`).
+        self.now: datetime | None = bounds.clamp(now) if now is not None else None
         self.rate = rate
         """Event seconds per idle wall second: 1 in production; a demo lets time run faster."""
         self._anchor_event = self.now
@@ -49,7 +52,7 @@ class EventClock:
         if self._anchor_event is None or self.now is None:
             return None
         elapsed = timedelta(seconds=max(0.0, mono - self._anchor_mono) * self.rate)
-        extrapolated = self._anchor_event + elapsed
+        extrapolated = bounds.clamp(bounds.add(self._anchor_event, elapsed))
         self.now = max(self.now, extrapolated)
         return self.now
 

@@ -104,6 +104,10 @@ class Health:
         self.started = time.monotonic()
         self.view_ready: Callable[[], bool] | None = None
         """Set when a desk view is served: not ready until it caught up."""
+        self.broker_timeout = 30.0
+        """Seconds the broker may be unreachable before /readyz fails (`topics.BrokerWatch`)."""
+        self.broker_unreachable_for = 0.0
+        """Seconds the broker has been unreachable, as of the loop's last iteration."""
 
     def beat(self) -> None:
         self.heartbeat = time.monotonic()
@@ -115,18 +119,31 @@ class Health:
             detail={"loop_heartbeat_age_seconds": round(age, 3), "limit": self.liveness_timeout},
         )
 
+    def broker_reachable(self) -> bool:
+        """False once the broker has been unreachable for more than `broker_timeout`: a short
+        blip (a broker restart, a leader move) does not take the worker out of rotation."""
+        return self.broker_unreachable_for <= self.broker_timeout
+
     def ready(self) -> _Status:
+        """Ready: this worker does its share of the work right now. The topology is loaded,
+        it joined the group, the state of its partitions is restored, it is not stopping, the
+        broker has been reachable within `broker_timeout`, and (when served) the desk view
+        caught up. A worker that is not ready still runs: it is only reported, for alerting
+        and for load balancers in front of `POST /webhook`."""
         checks = {
             "topology_loaded": self.topology_loaded,
             "group_joined": self.joined,
             "state_restored": not self.restoring,
             "not_stopping": not self.stopping,
+            "broker_reachable": self.broker_reachable(),
         }
         if self.view_ready is not None:
             checks["desk_view_caught_up"] = self.view_ready()
         detail: dict[str, Any] = {"checks": checks, "assigned_partitions": self.assigned}
         if self.restoring:
             detail["restoring_partitions"] = sorted(self.restoring)
+        if self.broker_unreachable_for:
+            detail["broker_unreachable_seconds"] = round(self.broker_unreachable_for, 1)
         return _Status(ok=all(checks.values()), detail=detail)
 
 

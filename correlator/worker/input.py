@@ -15,7 +15,9 @@ from collections import deque
 from collections.abc import Callable, Set
 from datetime import UTC, datetime
 
+from correlator.core.bounds import EVENT_TIME_MAX, EVENT_TIME_MIN, event_time_problem
 from correlator.core.model import Alert
+from correlator.core.settings import BoundSettings
 from correlator.wire.decode.errors import DecodeError
 from correlator.worker.checkpoint import Batch
 from correlator.worker.engine import Decoder, JsonValue
@@ -27,6 +29,9 @@ from correlator.worker.routing import partition_for, routing_key
 from correlator.worker.topology_watch import TopologyWatch
 
 log = logging.getLogger("correlator.worker.loop")
+
+EPOCH_MIN = EVENT_TIME_MIN.timestamp()
+EPOCH_MAX = EVENT_TIME_MAX.timestamp()
 
 
 class InputBuffer:
@@ -121,6 +126,17 @@ class InputBuffer:
         self._paused = (self._paused | full) - drained
 
 
+def record_time(timestamp_ms: int) -> datetime | None:
+    """A record's Kafka timestamp as a datetime; None when it has none or one out of range (a
+    producer may set any 64-bit value, and `fromtimestamp` raises on most of them)."""
+    if timestamp_ms < 0:
+        return None
+    seconds = timestamp_ms / 1000
+    if not EPOCH_MIN <= seconds < EPOCH_MAX:
+        return None
+    return datetime.fromtimestamp(seconds, UTC)
+
+
 class Decode:
     """Stage 1 for one message: decode, route, produce one repartition record per
     destination partition (or a dead letter)."""
@@ -136,7 +152,9 @@ class Decode:
         max_message_bytes: int,
         metrics: Metrics,
         wall: Callable[[], datetime],
+        bounds: BoundSettings | None = None,
     ) -> None:
+        self._bounds = bounds or BoundSettings()
         self._decode = decoder
         self._output = output
         self._topology = topology
@@ -148,14 +166,13 @@ class Decode:
 
     def __call__(self, message: Message, batch: Batch) -> None:
         metrics = self._metrics
-        if message.value is None:
-            metrics.events_consumed.labels(format="none", outcome="empty").inc()
+        if message.value is None:  # a tombstone on the alerts topic: somebody's mistake
+            self._output.dead_letter(message, "null_value", "the record has no value")
+            batch.sent += 1
+            metrics.events_consumed.labels(format="none", outcome="dead_letter").inc()
             return
-        received = (
-            datetime.fromtimestamp(message.timestamp_ms / 1000, UTC)
-            if message.timestamp_ms >= 0
-            else self._wall()
-        )
+        written = record_time(message.timestamp_ms)
+        received = written or self._wall()
         try:
             alerts = self._decode(message.value, received_at=received, max_bytes=self._max_bytes)
         except Exception as exc:
@@ -170,6 +187,12 @@ class Decode:
             return
         if not alerts:
             metrics.events_consumed.labels(format="unknown", outcome="empty").inc()
+            return
+        problem = self._time_problem(alerts, written)
+        if problem is not None:  # never let it move an engine's clock (RELIABILITY.md)
+            self._output.dead_letter(message, "bad_timestamp", problem)
+            batch.sent += 1
+            metrics.events_consumed.labels(format=alerts[0].format, outcome="dead_letter").inc()
             return
         fmt = alerts[0].format
         metrics.events_consumed.labels(format=fmt, outcome="ok").inc()
@@ -192,6 +215,24 @@ class Decode:
                 headers=headers,
             )
             batch.sent += 1
+
+    def _time_problem(self, alerts: list[Alert], written: datetime | None) -> str | None:
+        """Why one of the message's alerts has a time too far ahead of the wall clock (or a
+        resolve too far behind its record's own time), if one does: the whole message goes
+        to the dead letters, as for any unreadable field."""
+        bounds = self._bounds
+        wall = self._wall()
+        for alert in alerts:
+            problem = event_time_problem(
+                alert,
+                now=wall,
+                max_future=bounds.max_future,
+                written=written,
+                max_past=bounds.max_past,
+            )
+            if problem is not None:
+                return f"alert {alert.fingerprint}: {problem}"
+        return None
 
     def routes(self, alert: Alert) -> list[tuple[str, int]]:
         """Where an alert goes: its domain's partition. A resolve that carries nothing to route

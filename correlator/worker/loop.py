@@ -48,7 +48,7 @@ from correlator.worker.ports import Clients, Consumer, Message, Producer
 from correlator.worker.publish import Publisher
 from correlator.worker.recovery import Recovery
 from correlator.worker.subscriptions import SubscriptionApplier, SubscriptionFeed
-from correlator.worker.topics import ensure_topics
+from correlator.worker.topics import BrokerWatch, ensure_topics
 from correlator.worker.topology_watch import TopologyWatch
 from topology import Topology
 
@@ -68,6 +68,7 @@ class _Parts:
             dlq_max_bytes=cfg.dlq_max_bytes,
             metrics=worker.metrics,
             wall=worker.wall,
+            max_record_bytes=cfg.kafka.max_request_size,
         )
         self.buffer: Final = InputBuffer(
             cfg.alerts_topic,
@@ -93,6 +94,7 @@ class _Parts:
             max_message_bytes=cfg.max_message_bytes,
             metrics=worker.metrics,
             wall=worker.wall,
+            bounds=worker.settings.bounds,
         )
         publisher = Publisher(
             self.output,
@@ -112,6 +114,12 @@ class _Parts:
             per_batch=cfg.ingest_per == "batch",
             monotonic=worker.monotonic,
             wall=worker.wall,
+        )
+        self.broker: Final = BrokerWatch(
+            worker.health,
+            worker.metrics,
+            worker.monotonic,
+            timeout=cfg.broker_timeout.total_seconds(),
         )
         self.recovery: Final = Recovery(
             worker.engines,
@@ -292,6 +300,7 @@ class Worker:
         parts.correlate.tick_idle()
         parts.subscriptions.apply()
         self._freeze_heap(restored=bool(parts.recovery.restored))
+        parts.broker.observe(consumer)
         self._publish_metrics(consumer)
         self.health.beat()
         self.metrics.last_heartbeat.set(self.wall().timestamp())
@@ -343,9 +352,10 @@ class Worker:
 
     def _publish_metrics(self, consumer: Consumer) -> None:
         self.metrics.publish_lag(LagSnapshot(consumer.positions()))
-        stats = (part.stats for part in self.engines.values())
+        stats = [part.stats for part in self.engines.values()]
         self.metrics.publish_engine(engine_snapshot(stats, len(self.engines)))
         self.metrics.engine_counters.observe(part.engine for part in self.engines.values())
+        self.metrics.engine_bounds.publish(stats)
         self.metrics.ready.set(1 if self.health.ready().ok else 0)
 
 

@@ -155,6 +155,32 @@ class _SnapshotCollector(Collector):
         yield lag_family
 
 
+class _BoundsCollector(Collector):
+    """The engines' bound counters (`core.bounds`), summed over this worker's engines. They
+    live in the engines' persisted state, so they survive restarts and move with partitions."""
+
+    def __init__(self) -> None:
+        self.dropped = 0
+        self.expired = 0
+
+    def publish(self, stats: Iterable[EngineStats | None]) -> None:
+        known = [one for one in stats if one is not None]
+        self.dropped = sum(one.alerts_dropped_cap for one in known)
+        self.expired = sum(one.alerts_expired_stale for one in known)
+
+    def collect(self) -> Iterable[Metric]:
+        yield GaugeMetricFamily(
+            "correlator_engine_alerts_dropped",
+            "New alerts dropped because their engine held bounds.max_alerts already.",
+            self.dropped,
+        )
+        yield GaugeMetricFamily(
+            "correlator_engine_alerts_expired_stale",
+            "Firing alerts resolved as stale (not re-sent for bounds.stale_after).",
+            self.expired,
+        )
+
+
 class Metrics:
     """The worker's metrics. Each test builds its own with a fresh registry."""
 
@@ -301,6 +327,27 @@ class Metrics:
             "When the processing loop last completed an iteration (Unix time).",
             registry=r,
         )
+        # -- reliability bounds (RELIABILITY.md; each bound has its metric) ------------------
+        self.records_refused = Counter(
+            "correlator_records_refused_total",
+            "Records the worker would not or could not produce (too large, invalid): each "
+            "dropped and noted in the dead-letter topic, the worker carries on.",
+            ["topic"],
+            registry=r,
+        )
+        self.broker_up = Gauge(
+            "correlator_broker_up",
+            "1 while the worker reaches the Kafka cluster (its group coordinator).",
+            registry=r,
+        )
+        self.broker_unreachable = Gauge(
+            "correlator_broker_unreachable_seconds",
+            "How long the Kafka cluster has been unreachable (0 while reachable).",
+            registry=r,
+        )
+        self.engine_bounds = _BoundsCollector()
+        r.register(self.engine_bounds)
+        # -- end of reliability bounds ------------------------------------------------------
         self.snapshots = _SnapshotCollector()
         r.register(self.snapshots)
         for outcome in ("applied", "error"):

@@ -86,6 +86,18 @@ class ProduceError(CorrelatorError):
     record too large, authorisation...). Nothing of the batch is committed."""
 
 
+class RecordRejectedError(ProduceError):
+    """Only some records were refused, each for something of its own (too large, invalid):
+    the broker took the others, and the worker carries on (`worker.output`). `rejected` holds
+    (topic, why) per refused record."""
+
+    def __init__(self, rejected: Sequence[tuple[str, str]]) -> None:
+        self.rejected = tuple(rejected)
+        first = f"{rejected[0][0]}: {rejected[0][1]}" if rejected else "records refused"
+        more = f" (and {len(rejected) - 1} more)" if len(rejected) > 1 else ""
+        super().__init__(first + more)
+
+
 class Consumer(Protocol):
     """A group member subscribed to the worker's input topics. Used from one thread only."""
 
@@ -111,6 +123,11 @@ class Consumer(Protocol):
     def positions(self) -> dict[TP, tuple[int, int | None]]:
         """(position, log end offset or None when unknown) per assigned partition, without
         blocking: for the lag metric."""
+        ...
+
+    def reachable(self) -> bool:
+        """Whether the group coordinator is known and connected right now (no I/O): the
+        worker's view of "the broker is up", for /readyz and `correlator_broker_up`."""
         ...
 
     def close(self) -> None: ...

@@ -25,7 +25,7 @@ from correlator.worker.kafka.tools import TopicTail, produce
 from correlator.worker.loop import Worker
 from correlator.worker.ports import Message
 from correlator.worker.service import serve
-from tests.support.scenario import TEST_MAX_MESSAGE_BYTES, stamped
+from tests.support.scenario import SCENARIO_BOUNDS, TEST_MAX_MESSAGE_BYTES, stamped
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,6 +46,9 @@ def worker_settings(bootstrap: str, names: Any, topology: Path, **overrides: Any
         # No idle ticks unless a test asks: results then depend on event time only.
         "tick_interval": "1h",
         "topology_poll_interval": "1s",
+        # The scenarios' times are fixed (from 2026-11-22) and the longer ones may run ahead
+        # of the wall clock: hold them to no `max_future` (tests/reliability sets its own).
+        "engine": {"bounds": SCENARIO_BOUNDS},
         "kafka": {
             # Seconds, not minutes: a killed worker's partitions move after 6 s.
             "session_timeout_ms": 6000,

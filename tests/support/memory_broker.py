@@ -188,6 +188,9 @@ class MemoryConsumer:
             for tp, pos in self._positions.items()
         }
 
+    def reachable(self) -> bool:
+        return not self.closed
+
     def close(self) -> None:
         self.closed = True
         self.broker.leave(self.group_id, self)

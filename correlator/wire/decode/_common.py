@@ -14,6 +14,7 @@ from typing import Any, Final
 
 import orjson
 
+from correlator.core.bounds import EVENT_TIME_MAX, EVENT_TIME_MIN
 from correlator.wire.decode.errors import DecodeError
 
 # RFC 3339 date-time (section 5.6), a little more lenient: a space for the `T`, lower-case
@@ -33,6 +34,9 @@ _MIN_EPOCH: Final = -62_135_596_800.0  # 0001-01-01T00:00:00Z
 _MAX_EPOCH: Final = 253_402_300_799.0  # 9999-12-31T23:59:59Z
 
 _REPR_LIMIT: Final = 60
+
+#: Go's zero `time.Time`, as Alertmanager marshals it: the one year-0001 time meaning "none".
+_GO_ZERO: Final = datetime(1, 1, 1)
 
 
 def show(value: object) -> str:
@@ -109,9 +113,12 @@ def _parse_slow(match: re.Match[str]) -> datetime:
 def parse_time(value: object, path: str) -> datetime | None:
     """An RFC 3339 string (or Unix seconds) as an aware UTC datetime.
 
-    Returns None when the value is absent, empty, or Go's zero time ('0001-01-01T00:00:00Z',
-    which Alertmanager writes as the `endsAt` of a firing alert to mean "none").
-    Raises DecodeError(bad_timestamp) naming `path` for anything else it cannot read.
+    Returns None when the value is absent, empty, or exactly Go's zero time
+    ('0001-01-01T00:00:00Z', which Alertmanager writes as the `endsAt` of a firing alert to
+    mean "none"; any other year-0001 time is refused, not taken for "none").
+    Raises DecodeError(bad_timestamp) naming `path` for anything else it cannot read, and for
+    times outside `core.bounds` (1970 to 2200): a year-9999 event would otherwise overflow
+    the engine's clock arithmetic.
     """
     if value is None or value == "":
         return None
@@ -124,19 +131,29 @@ def parse_time(value: object, path: str) -> datetime | None:
                 ts = datetime.fromisoformat(value)
             except ValueError:
                 ts = _parse_slow(match)
-            if ts.year == 1:  # Go's zero time, in any offset: checked before converting.
-                return None
-            return _to_utc(ts)
+            if ts.replace(tzinfo=None) == _GO_ZERO and not ts.utcoffset():
+                return None  # only the exact zero time, in UTC (or with no offset)
+            ts = _to_utc(ts)
         except (ValueError, OverflowError) as exc:
             raise bad_timestamp(path, value, str(exc)) from None
+        return _in_range(ts, path, value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         if not _MIN_EPOCH <= value <= _MAX_EPOCH:
             raise bad_timestamp(path, value, "out of range for Unix seconds")
         try:
-            return datetime.fromtimestamp(value, UTC)
+            ts = datetime.fromtimestamp(value, UTC)
         except (ValueError, OverflowError, OSError) as exc:
             raise bad_timestamp(path, value, str(exc)) from None
+        return _in_range(ts, path, value)
     raise bad_timestamp(path, value, f"expected an RFC 3339 string, got {describe(value)}")
+
+
+def _in_range(ts: datetime, path: str, value: object) -> datetime:
+    if EVENT_TIME_MIN <= ts < EVENT_TIME_MAX:
+        return ts
+    raise bad_timestamp(
+        path, value, f"outside the years {EVENT_TIME_MIN.year} to {EVENT_TIME_MAX.year - 1}"
+    )
 
 
 def scalar_text(value: object) -> str | None:
@@ -150,39 +167,81 @@ def scalar_text(value: object) -> str | None:
     return None
 
 
+#: Bounds on what one alert may carry (RELIABILITY.md). Labels identify an alert, so a label
+#: over its bound refuses the alert (`too_large`): cutting it could make two alerts one. An
+#: annotation only describes it, so a long one is cut to `MAX_ANNOTATION_VALUE` characters
+#: ending in `TRUNCATED`. A 60,000-label alert cost the engine 97 ms against 0.17 ms.
+MAX_ENTRIES: Final = 128
+MAX_NAME: Final = 1024
+MAX_LABEL_VALUE: Final = 4096
+MAX_ANNOTATION_VALUE: Final = 8192
+MAX_TEXT: Final = 8192
+#: A summary is one line a person reads; it is also listed for every alert of an incident
+#: record, so it is held shorter than an annotation.
+MAX_SUMMARY: Final = 1024
+TRUNCATED: Final = " …[truncated]"
+
+
+def too_large(path: str, problem: str) -> DecodeError:
+    return DecodeError("too_large", f"{path}: {problem}")
+
+
+def bounded_text(text: str, limit: int = MAX_TEXT) -> str:
+    """A descriptive text (an annotation, a summary) cut to `limit` characters."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - len(TRUNCATED)] + TRUNCATED
+
+
 def string_map(value: object, path: str, what: str) -> dict[str, str]:
     """Labels or annotations: an object of strings. Numbers and booleans become text, null
     entries are dropped (Prometheus treats an empty label as an absent one), and a nested
     object or array is refused: a label is one value, and guessing a flattening would make
-    two senders' label sets disagree."""
+    two senders' label sets disagree. Bounded: see `MAX_ENTRIES` and the lines above it."""
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise invalid(path, f"expected an object of {what}s, got {describe(value)}")
+    if len(value) > MAX_ENTRIES:
+        raise too_large(path, f"{len(value)} {what}s, over the limit of {MAX_ENTRIES}")
+    label = what == "label"
     out: dict[str, str] = {}
     for key, item in value.items():
+        if len(key) > MAX_NAME:
+            raise too_large(path, f"a {what} name of {len(key)} characters, over {MAX_NAME}")
         if isinstance(item, str):
-            out[key] = item
+            text = item
         elif item is None:
             continue
         else:
-            text = scalar_text(item)
-            if text is None:
+            scalar = scalar_text(item)
+            if scalar is None:
                 raise invalid(
                     field(path + ".", str(key)),
                     f"{what} values must be strings, got {describe(item)}",
                 )
-            out[key] = text
+            text = scalar
+        if label and len(text) > MAX_LABEL_VALUE:
+            raise too_large(
+                field(path + ".", key), f"{len(text)} characters, over {MAX_LABEL_VALUE}"
+            )
+        out[key] = text if label else bounded_text(text)
     return out
 
 
-def optional_text(value: object, path: str) -> str | None:
-    """An optional string field; numbers are taken as text, empty as absent."""
+def optional_text(value: object, path: str, *, descriptive: bool = False) -> str | None:
+    """An optional string field; numbers are taken as text, empty as absent. An identifier
+    (name, node, source...) over `MAX_LABEL_VALUE` characters is refused; a `descriptive` one
+    (a summary) is cut to `MAX_SUMMARY`."""
     if value is None or value == "":
         return None
     text = scalar_text(value)
     if text is None:
         raise invalid(path, f"expected a string, got {describe(value)}")
+    if descriptive:
+        return bounded_text(text, MAX_SUMMARY)
+    if len(text) > MAX_LABEL_VALUE:
+        raise too_large(path, f"{len(text)} characters, over {MAX_LABEL_VALUE}")
     return text
 
 

@@ -45,6 +45,9 @@ from typing import Any, Final
 
 from correlator.core.model import Alert, AlertStatus, normalise_severity
 from correlator.wire.decode._common import (
+    MAX_SUMMARY,
+    MAX_TEXT,
+    bounded_text,
     describe,
     invalid,
     labels_fingerprint,
@@ -130,14 +133,15 @@ def _alert(
         raise invalid(prefix + "fingerprint", f"expected a string, got {describe(fingerprint)}")
 
     name = labels.get("alertname") or "alert"
-    summary = (
+    summary = bounded_text(
         annotations.get("summary")
         or annotations.get("description")
         or annotations.get("message")
-        or name
+        or name,
+        MAX_SUMMARY,
     )
     generator_url = item.get("generatorURL")
-    if not isinstance(generator_url, str) or not generator_url:
+    if not isinstance(generator_url, str) or not generator_url or len(generator_url) > MAX_TEXT:
         generator_url = None
     is_grafana = grafana or not GRAFANA_ALERT_KEYS.isdisjoint(item)
 

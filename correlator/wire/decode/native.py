@@ -55,7 +55,7 @@ def decode(obj: dict[str, Any], received_at: datetime) -> list[Alert]:
         raise invalid("name", "a native event needs a name")
     source = optional_text(obj.get("source"), "source") or "unknown"
     node = optional_text(obj.get("node"), "node")
-    summary = optional_text(obj.get("summary"), "summary") or name
+    summary = optional_text(obj.get("summary"), "summary", descriptive=True) or name
     labels = string_map(obj.get("labels"), "labels", "label")
     annotations = string_map(obj.get("annotations"), "annotations", "annotation")
     when = parse_time(obj.get("timestamp"), "timestamp") or received_at

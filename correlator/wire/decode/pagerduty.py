@@ -65,7 +65,7 @@ def decode(obj: dict[str, Any], received_at: datetime) -> list[Alert]:
     if action == "resolve" and dedup_key is None:
         raise invalid("dedup_key", "a resolve needs the dedup_key of the event it resolves")
 
-    summary = optional_text(payload.get("summary"), "payload.summary")
+    summary = optional_text(payload.get("summary"), "payload.summary", descriptive=True)
     if summary is None and action == "trigger":
         raise invalid("payload.summary", "a trigger needs a summary")
     source = optional_text(payload.get("source"), "payload.source")

@@ -41,6 +41,7 @@ from correlator.worker.ports import (
     Message,
     ProduceError,
     RebalanceEvents,
+    RecordRejectedError,
     TopicSpec,
 )
 
@@ -195,6 +196,16 @@ class KafkaGroupConsumer:
             out[_tp(tp)] = (int(offset), None if highwater is None else int(highwater))
         return out
 
+    def reachable(self) -> bool:
+        # Read-only: `coordinator_unknown()` would also mark the coordinator dead, which is
+        # the IO path's business.
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        client = getattr(self._consumer, "_client", None)
+        node = getattr(coordinator, "coordinator_id", None)
+        if node is None or client is None:
+            return False
+        return not client.is_disconnected(node)
+
     def close(self) -> None:
         if self._last_commit:
             # The asynchronous commits may still be in flight: commit the newest offsets once
@@ -267,14 +278,34 @@ class KafkaRecordProducer:
             self._producer.flush(timeout=timeout)
         except kafka_errors.KafkaTimeoutError as exc:
             raise ProduceError(f"flush timed out after {timeout:.0f}s") from exc
+        rejected: list[tuple[str, str]] = []
         for future in futures:
-            if future.failed():
-                raise ProduceError(str(future.exception)) from future.exception
             if not future.is_done:
                 raise ProduceError("a record was not acknowledged in time")
+            if future.failed():
+                if not isinstance(future.exception, _RECORD_ERRORS):
+                    raise ProduceError(str(future.exception)) from future.exception
+                rejected.append((_future_topic(future), str(future.exception)))
+        if rejected:  # the others were delivered: only these records are refused
+            raise RecordRejectedError(rejected)
 
     def close(self) -> None:
         self._producer.close(timeout=10)
+
+
+#: Errors about one record (not the broker, not the connection): `flush` reports them as
+#: `RecordRejectedError` so the worker drops the record instead of stopping.
+_RECORD_ERRORS = (
+    kafka_errors.MessageSizeTooLargeError,
+    kafka_errors.RecordListTooLargeError,
+    kafka_errors.InvalidRecordError,
+    kafka_errors.CorruptRecordError,
+)
+
+
+def _future_topic(future: Any) -> str:
+    tp = getattr(getattr(future, "_produce_future", None), "topic_partition", None)
+    return str(getattr(tp, "topic", "?"))
 
 
 class KafkaChangelogReader:

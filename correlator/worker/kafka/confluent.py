@@ -41,7 +41,7 @@ from correlator.worker.kafka.client import (
     KafkaClients,
     KafkaTopicAdmin,
 )
-from correlator.worker.ports import Headers, ProduceError
+from correlator.worker.ports import Headers, ProduceError, RecordRejectedError
 
 if TYPE_CHECKING:
     from correlator.worker.kafka.confluent_consumer import ConfluentGroupConsumer
@@ -98,6 +98,18 @@ def client_config(config: WorkerConfig) -> dict[str, Any]:
         conf["ssl.endpoint.identification.algorithm"] = "https" if k.ssl_check_hostname else "none"
     conf.update(k.librdkafka_options)
     return conf
+
+
+#: Errors about one record, not the broker: reported as `RecordRejectedError` (see `ports`).
+_RECORD_ERRORS = frozenset(
+    {
+        confluent_kafka.KafkaError.MSG_SIZE_TOO_LARGE,
+        confluent_kafka.KafkaError.INVALID_MSG,
+        confluent_kafka.KafkaError.INVALID_MSG_SIZE,
+        confluent_kafka.KafkaError.RECORD_LIST_TOO_LARGE,
+        confluent_kafka.KafkaError.INVALID_RECORD,
+    }
+)
 
 
 def _log_error(err: confluent_kafka.KafkaError) -> None:
@@ -161,11 +173,12 @@ class ConfluentRecordProducer:
         conf.update(k.librdkafka_options)
         self._producer = confluent_kafka.Producer(conf)
         self._produce = self._producer.produce
-        self._failed: list[str] = []
+        self._failed: list[tuple[str, str, bool]] = []
 
     def _on_delivery(self, err: confluent_kafka.KafkaError | None, msg: Any) -> None:
         if err is not None:
-            self._failed.append(f"{msg.topic()}[{msg.partition()}]: {err.str()}")
+            why = f"[{msg.partition()}]: {err.str()}"
+            self._failed.append((msg.topic(), why, err.code() in _RECORD_ERRORS))
 
     def send(
         self,
@@ -204,15 +217,20 @@ class ConfluentRecordProducer:
             except confluent_kafka.KafkaException as exc:
                 # Too large (MSG_SIZE_TOO_LARGE), unknown partition, fatal producer error...
                 error = exc.args[0] if exc.args else exc
-                text = error.str() if isinstance(error, confluent_kafka.KafkaError) else exc
-                raise ProduceError(f"{topic}: {text}") from exc
+                if isinstance(error, confluent_kafka.KafkaError):
+                    if error.code() in _RECORD_ERRORS:  # this record only: the worker goes on
+                        raise RecordRejectedError([(topic, error.str())]) from exc
+                    raise ProduceError(f"{topic}: {error.str()}") from exc
+                raise ProduceError(f"{topic}: {exc}") from exc
 
     def flush(self, timeout: float) -> None:
         remaining = self._producer.flush(timeout)
         failed, self._failed = self._failed, []
+        if failed and all(one for _, _, one in failed):
+            raise RecordRejectedError([(topic, why) for topic, why, _ in failed])
         if failed:
             more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-            raise ProduceError(f"{failed[0]}{more}")
+            raise ProduceError(f"{failed[0][0]}{failed[0][1]}{more}")
         if remaining:
             raise ProduceError(f"{remaining} record(s) not acknowledged within {timeout:.0f}s")
 

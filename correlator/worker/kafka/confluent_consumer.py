@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import confluent_kafka
+import orjson
 
 from correlator.worker.config import WorkerConfig
 from correlator.worker.kafka.confluent import _log_error, client_config
@@ -67,6 +68,10 @@ class ConfluentGroupConsumer:
                 "enable.partition.eof": False,
                 "on_commit": _commit_done,
                 "error_cb": _log_error,
+                # librdkafka's statistics are the one place it says whether a broker connection
+                # is up; every 5 s is cheap (one small JSON parse) and fine for /readyz.
+                "statistics.interval.ms": 5_000,
+                "stats_cb": self._stats,
             }
         )
         if k.group_instance_id:
@@ -75,6 +80,7 @@ class ConfluentGroupConsumer:
         self._consumer = confluent_kafka.Consumer(conf)
         self._async = k.commit_async
         self._events = RebalanceEvents()
+        self._up = True  # until the first statistics say otherwise
         self._consumer.subscribe(
             list(topics), on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost
         )
@@ -181,6 +187,18 @@ class ConfluentGroupConsumer:
             _, high = self._consumer.get_watermark_offsets(tp, cached=True)
             out[TP(tp.topic, tp.partition)] = (tp.offset, high if high >= 0 else None)
         return out
+
+    def _stats(self, raw: str) -> None:
+        try:
+            brokers = orjson.loads(raw).get("brokers", {})
+        except orjson.JSONDecodeError:
+            return
+        # Bootstrap entries have node id -1; only real brokers count.
+        self._up = any(b.get("state") == "UP" for b in brokers.values() if b.get("nodeid", -1) >= 0)
+
+    def reachable(self) -> bool:
+        """A broker connection was up at the last statistics (served by poll, no I/O here)."""
+        return self._up
 
     def close(self) -> None:
         # Leaves the group; librdkafka waits for the outstanding asynchronous commits first.
