@@ -1,5 +1,7 @@
 """Loading a topology from files: YAML or JSON, one file or a directory tree of them, native
-format and Backstage catalog entities mixed freely.
+format and Backstage catalog entities mixed freely. A JSON file may also hold a response of
+Backstage's catalog API (`/api/catalog/entities`, `.../by-query`): its entities are read as if
+each were a document of the file.
 
 A directory is read recursively in sorted path order (hidden files and directories skipped) and
 merged: lists are concatenated in that order, which is the "load order" that `Topology.match`
@@ -16,7 +18,13 @@ from typing import Any
 import orjson
 import yaml
 
-from topology.backstage import Entity, catalog_documents, is_catalog_entity, read_entity
+from topology.backstage import (
+    Entity,
+    catalog_documents,
+    catalog_response_items,
+    is_catalog_entity,
+    read_entity,
+)
 from topology.errors import Problem, TopologyError
 from topology.graph import Topology
 from topology.parse import is_native, parse_document
@@ -121,7 +129,9 @@ def _read_file(file: Path, problems: list[Problem]) -> list[Any]:
     try:
         text = file.read_bytes()
         if file.suffix.lower() == ".json":
-            return [orjson.loads(text)]
+            raw = orjson.loads(text)
+            items = catalog_response_items(raw)
+            return [raw] if items is None else items
         # libyaml's loader is an order of magnitude faster on large files; same safe subset.
         return list(yaml.load_all(text, Loader=_SafeLoader))
     except (OSError, orjson.JSONDecodeError, yaml.YAMLError) as error:
