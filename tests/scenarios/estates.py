@@ -17,6 +17,7 @@ estate the engine was first measured on.
 from __future__ import annotations
 
 from random import Random
+from typing import Any
 
 from topology.schema import AnyOf, Link, Node, Site, Team, TopologyDocument, User
 
@@ -39,10 +40,11 @@ class _Builder:
         self.teams.setdefault(team_id, Team(id=team_id, name=team_id.replace("-", " ").title()))
         return team_id
 
-    def node(self, node_id: str, kind: str, owner: str, site: str | None, *deps: Dep, **kw: object) -> str:
-        self.nodes.append(
-            Node(id=node_id, kind=kind, owner=self.team(owner), site=site, depends_on=deps, **kw)  # type: ignore[arg-type]
-        )
+    def node(
+        self, node_id: str, kind: str, owner: str, site: str | None, *deps: Dep, **kw: Any
+    ) -> str:
+        team = self.team(owner)
+        self.nodes.append(Node(id=node_id, kind=kind, owner=team, site=site, depends_on=deps, **kw))
         return node_id
 
     def link(self, link_id: str, a: str, b: str) -> None:
@@ -87,10 +89,14 @@ def enterprise_topology(seed: int, offices: int = 6, apps: int = 60) -> Topology
                     vms[dc].append(b.node(f"{hv}-vm-{v}", "vm", "platform", dc, hv))
         for k in range(2):
             b.node(f"{dc}-dbhost-{k}", "host", "dba", dc, rng.choice(dists), arrays[k])
-    dns = _any(b.node("dns-1", "service", "infra", "dc-a", vms["dc-a"][0]),
-               b.node("dns-2", "service", "infra", "dc-b", vms["dc-b"][0]))
-    ad = _any(b.node("ad-1", "service", "infra", "dc-a", vms["dc-a"][1]),
-              b.node("ad-2", "service", "infra", "dc-b", vms["dc-b"][1]))
+    dns = _any(
+        b.node("dns-1", "service", "infra", "dc-a", vms["dc-a"][0]),
+        b.node("dns-2", "service", "infra", "dc-b", vms["dc-b"][0]),
+    )
+    ad = _any(
+        b.node("ad-1", "service", "infra", "dc-a", vms["dc-a"][1]),
+        b.node("ad-2", "service", "infra", "dc-b", vms["dc-b"][1]),
+    )
     dbs: dict[str, list[str]] = {dc: [] for dc in dcs}
     for dc in dcs:
         for k in range(2):
@@ -117,13 +123,29 @@ def enterprise_topology(seed: int, offices: int = 6, apps: int = 60) -> Topology
             deps.append(ad)
         for callee in rng.sample(services[-15:], min(len(services[-15:]), rng.choice((0, 0, 1)))):
             deps.append(callee)
-        services.append(b.node(f"app-{i}", "service", team, dc, *deps,
-                               criticality=rng.choice(("low", "medium", "high"))))
+        services.append(
+            b.node(
+                f"app-{i}",
+                "service",
+                team,
+                dc,
+                *deps,
+                criticality=rng.choice(("low", "medium", "high")),
+            )
+        )
     business = []
     for j in range(max(2, apps // 6)):
         parts = rng.sample(services, rng.randint(2, 4))
-        business.append(b.node(f"bs-{j}", "business_service", f"app-{j % 8}", None, *parts,
-                               criticality=rng.choice(("medium", "high"))))
+        business.append(
+            b.node(
+                f"bs-{j}",
+                "business_service",
+                f"app-{j % 8}",
+                None,
+                *parts,
+                criticality=rng.choice(("medium", "high")),
+            )
+        )
     for o in range(offices):
         site = f"office-{o}"
         b.sites.append(Site(id=site, kind="office"))
@@ -136,8 +158,16 @@ def enterprise_topology(seed: int, offices: int = 6, apps: int = 60) -> Topology
         b.node(f"{site}-print", "host", "platform", site, sw)
         for g in range(rng.randint(1, 3)):
             group = f"{site}-staff-{g}"
-            b.node(group, "user_group", "desk", site, sw, fs,
-                   *rng.sample(business, rng.randint(1, 3)), users=rng.randint(20, 250))
+            b.node(
+                group,
+                "user_group",
+                "desk",
+                site,
+                sw,
+                fs,
+                *rng.sample(business, rng.randint(1, 3)),
+                users=rng.randint(20, 250),
+            )
             b.users.append(User(id=f"{group}-u", groups=(group,)))
     return b.document()
 
@@ -154,27 +184,52 @@ def retail_topology(seed: int, stores: int = 30) -> TopologyDocument:
     hosts = [b.node(f"hq-host-{k}", "host", "platform", "hq-dc", core, array) for k in range(10)]
     dr_core = b.node("dr-core", "network", "network-ops", "dr-dc")
     dr_hosts = [b.node(f"dr-host-{k}", "host", "platform", "dr-dc", dr_core) for k in range(3)]
-    dns = _any(b.node("dns-hq", "service", "infra", "hq-dc", hosts[0]),
-               b.node("dns-dr", "service", "infra", "dr-dc", dr_hosts[0]))
+    dns = _any(
+        b.node("dns-hq", "service", "infra", "hq-dc", hosts[0]),
+        b.node("dns-dr", "service", "infra", "dr-dc", dr_hosts[0]),
+    )
     stock_db = b.node("stock-db", "database", "dba", "hq-dc", hosts[1], criticality="high")
     b.node("stock-db-replica", "database", "dba", "dr-dc", dr_hosts[1])
     orders_db = b.node("orders-db", "database", "dba", "hq-dc", hosts[2])
 
     def pool(name: str, *deps: Dep, size: int = 2) -> AnyOf:
-        members = [b.node(f"{name}-{k}", "service", "retail-apps", "hq-dc",
-                          hosts[3 + (k + len(name)) % 7], *deps) for k in range(size)]
+        members = [
+            b.node(
+                f"{name}-{k}",
+                "service",
+                "retail-apps",
+                "hq-dc",
+                hosts[3 + (k + len(name)) % 7],
+                *deps,
+            )
+            for k in range(size)
+        ]
         return _any(*members)
 
-    pos = b.node("pos-backend", "service", "retail-apps", "hq-dc", pool("pos-api", stock_db, dns),
-                 criticality="high")
-    pay = b.node("payments", "service", "payments", "hq-dc", pool("pay-gw", fw, dns),
-                 criticality="critical")
+    pos = b.node(
+        "pos-backend",
+        "service",
+        "retail-apps",
+        "hq-dc",
+        pool("pos-api", stock_db, dns),
+        criticality="high",
+    )
+    pay = b.node(
+        "payments", "service", "payments", "hq-dc", pool("pay-gw", fw, dns), criticality="critical"
+    )
     stock = b.node("stock-service", "service", "retail-apps", "hq-dc", hosts[9], stock_db, dns)
-    shop = b.node("web-shop", "service", "ecommerce", "hq-dc", pool("shop-web", orders_db, pay),
-                  criticality="high")
+    shop = b.node(
+        "web-shop",
+        "service",
+        "ecommerce",
+        "hq-dc",
+        pool("shop-web", orders_db, pay),
+        criticality="high",
+    )
     b.node("erp", "service", "erp", "hq-dc", hosts[8], orders_db, stock_db)
-    checkout = b.node("bs-checkout", "business_service", "retail-apps", None, pos, pay,
-                      criticality="critical")
+    checkout = b.node(
+        "bs-checkout", "business_service", "retail-apps", None, pos, pay, criticality="critical"
+    )
     stock_bs = b.node("bs-stock", "business_service", "retail-apps", None, stock)
     online = b.node("bs-online", "business_service", "ecommerce", None, shop)
     for s in range(stores):
@@ -193,12 +248,12 @@ def retail_topology(seed: int, stores: int = 30) -> TopologyDocument:
         for h in range(rng.randint(1, 4)):
             b.node(f"{site}-scanner-{h}", "device", "store-it", site, ap, stock)
         group = f"{site}-staff"
-        b.node(group, "user_group", "desk", site, sw, checkout, stock_bs,
-               users=rng.randint(8, 60))
+        b.node(group, "user_group", "desk", site, sw, checkout, stock_bs, users=rng.randint(8, 60))
         b.users.append(User(id=f"{group}-u", groups=(group,)))
     b.sites.append(Site(id="hq-office", kind="office"))
     b.link("lan-hq-office", "hq-office", "hq-dc")
     b.node("hq-office-sw", "network", "network-ops", "hq-office")
-    b.node("hq-buyers", "user_group", "desk", "hq-office", "hq-office-sw", stock_bs, online,
-           users=120)
+    b.node(
+        "hq-buyers", "user_group", "desk", "hq-office", "hq-office-sw", stock_bs, online, users=120
+    )
     return b.document()

@@ -159,7 +159,8 @@ class ScenarioGenerator:
         self.unmonitored: frozenset[str] = frozenset(
             n
             for n in self.machines
-            if share and int(hashlib.blake2b(n.encode(), digest_size=4).hexdigest(), 16) < share * 2**32
+            if share
+            and int.from_bytes(hashlib.blake2b(n.encode(), digest_size=4).digest()) < share * 2**32
         )
 
     # -- ground-truth graph helpers (topology semantics only) ---------------------------------
@@ -199,7 +200,8 @@ class ScenarioGenerator:
         # Under shared infrastructure, unrelated faults are fine as long as together they are a
         # small part of what the common cause would break (else the cause is the better story).
         both = len(da | db)
-        return all(both <= self.profile.shared_max_share * len(self.machine_down([c])) for c in shared)
+        limit = self.profile.shared_max_share
+        return all(both <= limit * len(self.machine_down([c])) for c in shared)
 
     # -- sampling -------------------------------------------------------------------------------
 
@@ -270,8 +272,10 @@ class ScenarioGenerator:
         while len(noise_nodes) < n_noise and attempts < 400:
             attempts += 1
             node = rng.choice(self.machines)
-            if node in self.unmonitored or node in noise_nodes or any(
-                not self.independent(node, other) for other in (*roots, *noise_nodes)
+            if (
+                node in self.unmonitored
+                or node in noise_nodes
+                or any(not self.independent(node, other) for other in (*roots, *noise_nodes))
             ):
                 continue
             noise_nodes.append(node)

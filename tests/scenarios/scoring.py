@@ -98,9 +98,7 @@ def _pairs(n: int) -> int:
     return n * (n - 1) // 2
 
 
-def run(
-    topology: Topology, scenario: Scenario
-) -> tuple[list[IncidentRecord], dict[str, set[str]]]:
+def run(topology: Topology, scenario: Scenario) -> tuple[list[IncidentRecord], dict[str, set[str]]]:
     """Every record the engine publishes for one scenario, in order, and the full alert set of
     each incident whose record was cut at `max_alerts_per_incident`, read from the engine when
     that record was published (a resolved incident is forgotten later, so reading the engine
