@@ -18,7 +18,7 @@ from typing import Any
 from correlator.core.model import Alert, IncidentRecord, utc
 from correlator.core.settings import EngineSettings
 from correlator.core.state import AlertState, Incident
-from correlator.rules import dedup, flapping, grouping, impact, priority, rootcause
+from correlator.rules import dedup, flapping, grouping, impact, priority, reopen, rootcause
 from correlator.rules.dedup import Verdict
 from correlator.rules.mapping import map_alert, unmapped_key
 from correlator.rules.suppression import compile_silences, muted_by
@@ -308,7 +308,7 @@ class Correlator:
         self._index.set_active(node, +1)
         related = [
             self.incidents[i]
-            for i in self._index.related_incidents(node)
+            for i in self._index.related_incidents(node, state.starts_at)
             if i in self.incidents
             and self.incidents[i].status == "open"
             and self._joinable(self.incidents[i], now)
@@ -343,6 +343,8 @@ class Correlator:
                 if inc is None or inc.status != "resolved" or inc.resolved_at is None:
                     continue
                 if now - inc.resolved_at > window:
+                    continue
+                if not reopen.cause_is_back(self._index, root, node, now):
                     continue
                 if best is None or (inc.resolved_at, inc.id) > (best.resolved_at or now, best.id):
                     best = inc
@@ -699,10 +701,12 @@ class Correlator:
         criticalities = [graph.nodes[n].criticality for n in ranking.root_nodes]
         criticalities += [graph.nodes[b].criticality for b in affected.business_services]
         level = priority.impact_level(affected.users, per_hour, criticalities, settings)
-        active = [a.severity for a in inc.alerts.values() if a.active] or [
-            a.severity for a in inc.alerts.values()
-        ]
-        urgency = priority.urgency_level(active, settings)
+        urgency = priority.current_urgency(
+            [a.severity for a in inc.alerts.values() if a.active],
+            [a.severity for a in inc.alerts.values()],
+            verdict.urgency if inc.version else None,
+            settings,
+        )
         new_priority = priority.priority_of(level, urgency, settings)
         if inc.version and new_priority != verdict.priority and inc.status == "open":
             inc.anchor = now  # a change of priority restarts the update cadence
