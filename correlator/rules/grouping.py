@@ -168,7 +168,7 @@ class GroupingIndex:
         if not Evidence(self.blast(cause), under).credible_silent(coverage):
             return False  # cheap test first; the exact count below walks the dependents
         found = self.evidence(cause, at)
-        if not found.credible_silent(coverage):
+        if not found.credible_silent(coverage) or self._dominated(cause, found):
             return False
         under, blast = found.alerting, found.expected
         # Background: independent faults elsewhere, estimated by the open incidents (an alert
@@ -176,6 +176,25 @@ class GroupingIndex:
         others = self.background() - len(self.cause_incidents.get(cause, ()))
         density = max(self.settings.noise_floor, max(0, others) / self._monitorable)
         return poisson_tail(under, density * blast) <= self.settings.silent_significance
+
+    def _dominated(self, cause: str, found: Evidence) -> bool:
+        """Does a smaller credible cause inside `cause`'s blast radius explain most of the same
+        alerts? Then `cause` is the better story only if what it alone would add to the blast
+        radius is itself largely alerting (a host under which one database's clients all alert,
+        and one unrelated client of another database, is that database's fault, not the host's)."""
+        coverage = self.settings.silent_min_coverage
+        firing = self.firing_nodes
+        for inner in self.graph.effects(cause, self._hops):
+            inner_alerting = self.alerting_under.get(inner, 0) + (1 if inner in firing else 0)
+            if inner == cause or inner_alerting < 2:
+                continue
+            inner_expected = self.blast(inner) + 1
+            if inner_alerting / inner_expected < coverage:
+                continue  # not a credible explanation itself
+            extra = found.expected - inner_expected
+            if extra > 0 and max(0, found.alerting - inner_alerting) / extra < coverage:
+                return True
+        return False
 
     def _unexplained_under(self, cause: str, at: datetime | None = None) -> int:
         """Active nodes below `cause` that no active node outside its subtree explains, and
