@@ -244,7 +244,12 @@ def plot(results: Sequence[Reliability], path: Path) -> None:
         ax.plot(xs, ys, "-", linewidth=1)
         ax.scatter(xs, ys, s=sizes, label=f"{rel.shape} (ECE {rel.ece:.3f}, n={rel.count})")
     ax.set_xlabel("stated root-cause confidence")
-    ax.set_ylabel("share of incidents whose named root is right")
+    overall = results[-1]
+    for _, _, count, conf, acc in overall.rows:
+        ax.annotate(
+            f"n={count}", (conf, acc), textcoords="offset points", xytext=(6, -12), fontsize=7
+        )
+    ax.set_ylabel("share of faults whose incident names the true root")
     ax.set_title("Root-cause confidence on held-out shapes and seeds")
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)

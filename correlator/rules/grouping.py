@@ -178,21 +178,30 @@ class GroupingIndex:
         return poisson_tail(under, density * blast) <= self.settings.silent_significance
 
     def _dominated(self, cause: str, found: Evidence) -> bool:
-        """Does a smaller credible cause inside `cause`'s blast radius explain most of the same
-        alerts? Then `cause` is the better story only if what it alone would add to the blast
-        radius is itself largely alerting (a host under which one database's clients all alert,
-        and one unrelated client of another database, is that database's fault, not the host's)."""
+        """Does a smaller credible quiet cause inside `cause`'s blast radius explain most of the
+        same alerts? Then `cause` is the better story only if what it alone would add to the
+        blast radius is itself largely alerting (a host under which one database's clients all
+        alert, and one unrelated client of another database, is that database's fault, not the
+        host's). Both are counted within `cause`'s own reach, so that hop limits compare alike."""
         coverage = self.settings.silent_min_coverage
         firing = self.firing_nodes
-        for inner in self.graph.effects(cause, self._hops):
-            inner_alerting = self.alerting_under.get(inner, 0) + (1 if inner in firing else 0)
-            if inner == cause or inner_alerting < 2:
+        below = self.graph.effects(cause, self._hops)
+        nodes = self.graph.nodes
+        for inner in below:
+            # Only quiet inner causes compete: an alerting node below `cause` is one more sign
+            # that `cause` is down, not a rival explanation of its own symptoms.
+            if inner == cause or inner in firing or self.alerting_under.get(inner, 0) < 2:
                 continue
-            inner_expected = self.blast(inner) + 1
-            if inner_alerting / inner_expected < coverage:
+            inner_expected = inner_alerting = 0
+            for node in self.graph.effects(inner, self._hops):
+                if node == inner or node not in below or nodes[node].kind in UNMONITORED_KINDS:
+                    continue
+                inner_expected += 1
+                inner_alerting += node in firing
+            if inner_alerting < 2 or inner_alerting < coverage * inner_expected:
                 continue  # not a credible explanation itself
             extra = found.expected - inner_expected
-            if extra > 0 and max(0, found.alerting - inner_alerting) / extra < coverage:
+            if extra > 0 and max(0, found.alerting - inner_alerting) < coverage * extra:
                 return True
         return False
 

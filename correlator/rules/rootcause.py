@@ -24,7 +24,7 @@ from correlator.core.model import SEVERITIES, Candidate, RootCause
 from correlator.core.state import AlertState
 from correlator.rules import calibration
 from correlator.rules.calibration import Features
-from correlator.rules.evidence import Evidence, onset_spread
+from correlator.rules.evidence import ONSET_WINDOW, Evidence, onset_spread
 from correlator.rules.structure import CauseIndex, Structure
 from topology import Topology
 
@@ -94,10 +94,33 @@ def _evidence(
     onsets: Mapping[str, datetime],
     include: str | None = None,
 ) -> Evidence:
-    times = [onsets[n] for n in alerting if n in onsets]
+    """Evidence for `cause` from the incident's `alerting` nodes below it. Only alerts that
+    started within `ONSET_WINDOW` of their median onset count: one stray alert that started
+    long before must not discredit a pattern, nor join it."""
+    times = sorted(onsets[n] for n in alerting if n in onsets)
+    if not times:
+        return Evidence(index.blast(cause), len(alerting))
+    middle = times[len(times) // 2]
+    timely = [t for t in times if abs(t - middle) <= ONSET_WINDOW]
+    count = len(timely) + len(alerting) - len(times)
     if include is not None and include in onsets:
-        times.append(onsets[include])
-    return Evidence(index.blast(cause), len(alerting), onset_spread(times))
+        timely.append(onsets[include])  # the candidate's own alert: part of the timing only
+    return Evidence(index.blast(cause), count, onset_spread(timely))
+
+
+def _specific_first(index: CauseIndex, pool: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Among quiet causes covering equally many alerting members, one that lies below another
+    (a database below its host) is the more specific explanation and comes first. Blast radii
+    are counted within `max_hops`, so the one further up can look smaller."""
+    pool = list(pool)
+    for i in range(min(len(pool), 8)):
+        count = pool[i][1]
+        for j in range(i + 1, len(pool)):
+            if pool[j][1] != count:
+                break
+            if pool[i][0] in index.causes(pool[j][0]):
+                pool[i], pool[j] = pool[j], pool[i]
+    return pool
 
 
 def _minutes(evidence: Evidence) -> float:
@@ -233,6 +256,7 @@ def rank(
         ),
         key=lambda item: (-item[1], index.blast(item[0]), item[0]),
     )
+    pool = _specific_first(index, pool)
     silent_ranked: list[tuple[str, list[str], Evidence]] = []
     rejected: tuple[str, Evidence] | None = None
     for cause, _ in pool[:8]:
