@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from math import log1p
 
 from correlator.core.model import SEVERITIES, Candidate, RootCause
@@ -51,12 +51,12 @@ def _single_root(
     explains: Sequence[str],
     members: Sequence[str],
     *,
-    onsets: Mapping[str, datetime],
+    spread: timedelta,
 ) -> Ranking:
     """The ranking when exactly one alerting member is unexplained (the common case)."""
     others = len(members) - 1
     share = len(explains) / others if others else 1.0
-    evidence = _evidence(index, best, explains, onsets, include=best)
+    evidence = _alerting_evidence(index, best, len(explains), spread)
     if others:
         reason = (
             f"{graph.nodes[best].name} is alerting while its own dependencies are healthy, "
@@ -94,18 +94,22 @@ def _evidence(
     onsets: Mapping[str, datetime],
     include: str | None = None,
 ) -> Evidence:
-    """Evidence for `cause` from the incident's `alerting` nodes below it. Only alerts that
-    started within `ONSET_WINDOW` of their median onset count: one stray alert that started
-    long before must not discredit a pattern, nor join it."""
+    """Evidence for a quiet `cause` from the incident's `alerting` nodes below it. Only alerts
+    that started within `ONSET_WINDOW` of their median onset count: one stray alert that started
+    long before must neither discredit a pattern nor join it."""
     times = sorted(onsets[n] for n in alerting if n in onsets)
     if not times:
         return Evidence(index.blast(cause), len(alerting))
     middle = times[len(times) // 2]
     timely = [t for t in times if abs(t - middle) <= ONSET_WINDOW]
     count = len(timely) + len(alerting) - len(times)
-    if include is not None and include in onsets:
-        timely.append(onsets[include])  # the candidate's own alert: part of the timing only
     return Evidence(index.blast(cause), count, onset_spread(timely))
+
+
+def _alerting_evidence(index: CauseIndex, cause: str, explains: int, spread: timedelta) -> Evidence:
+    """Evidence for an alerting `cause`; the timing is the incident's (kept as members join):
+    this runs on every update of a storm, so it must not walk the members."""
+    return Evidence(index.blast(cause), explains, spread)
 
 
 def _specific_first(index: CauseIndex, pool: list[tuple[str, int]]) -> list[tuple[str, int]]:
@@ -165,10 +169,10 @@ def _severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
 
 
-def _names(graph: Topology, nodes: Iterable[str], limit: int = 3) -> str:
-    names = [graph.nodes[n].name for n in nodes]
-    if len(names) > limit:
-        return ", ".join(names[:limit]) + f" and {len(names) - limit} more"
+def _names(graph: Topology, nodes: Sequence[str], limit: int = 3) -> str:
+    names = [graph.nodes[n].name for n in nodes[:limit]]  # a storm's list can be long
+    if len(nodes) > limit:
+        return ", ".join(names) + f" and {len(nodes) - limit} more"
     return ", ".join(names)
 
 
@@ -225,21 +229,23 @@ def rank(
     explains = structure.explains
     explained = structure.explained
     unexplained = structure.unexplained
+    onsets = structure.onsets
+    if len(unexplained) == 1:
+        return _single_root(
+            graph, index, unexplained[0], explains[unexplained[0]], members, spread=structure.spread
+        )
     severity: dict[str, int] = {}
     first: dict[str, datetime] = {}
+    wanted = set(unexplained)
     for alert in alerts:
         node = alert.node
-        if node is None:
+        if node not in wanted:
             continue
         sev = _severity_rank(alert.severity)
         if sev < severity.get(node, len(SEVERITIES) + 1):
             severity[node] = sev
         if node not in first or alert.starts_at < first[node]:
             first[node] = alert.starts_at
-    if len(unexplained) == 1:
-        return _single_root(
-            graph, index, unexplained[0], explains[unexplained[0]], members, onsets=first
-        )
     others = len(members) - 1
 
     def strength(node: str) -> tuple[int, int, int, datetime, str]:
@@ -261,7 +267,7 @@ def rank(
     rejected: tuple[str, Evidence] | None = None
     for cause, _ in pool[:8]:
         under = structure.below[cause]
-        evidence = _evidence(index, cause, under, first)
+        evidence = _evidence(index, cause, under, onsets)
         if index.credible(evidence):
             silent_ranked.append((cause, [m for m in under if m not in explained], evidence))
             if len(silent_ranked) == 2:
@@ -336,7 +342,7 @@ def rank(
                     f" They share {graph.nodes[cause].name}, which raised no alert, but "
                     f"{evidence.describe()}: not a credible common cause."
                 )
-            evidence = _evidence(index, best, explains[best], first, include=best)
+            evidence = _alerting_evidence(index, best, len(explains[best]), structure.spread)
             features = Features(
                 silent=0.0,
                 coverage=evidence.coverage,
