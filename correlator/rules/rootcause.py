@@ -229,10 +229,18 @@ def rank(
     explains = structure.explains
     explained = structure.explained
     unexplained = structure.unexplained
-    onsets = structure.onsets
+    # Onsets from the alerts themselves (never from arrival): a restored engine ranks alike.
+    onsets: dict[str, datetime] = {}
+    for alert in alerts:
+        node = alert.node
+        if node is not None:
+            known = onsets.get(node)
+            if known is None or alert.starts_at < known:
+                onsets[node] = alert.starts_at
+    spread = onset_spread(list(onsets.values())) if onsets else timedelta(0)
     if len(unexplained) == 1:
         return _single_root(
-            graph, index, unexplained[0], explains[unexplained[0]], members, spread=structure.spread
+            graph, index, unexplained[0], explains[unexplained[0]], members, spread=spread
         )
     severity: dict[str, int] = {}
     first: dict[str, datetime] = {}
@@ -342,7 +350,7 @@ def rank(
                     f" They share {graph.nodes[cause].name}, which raised no alert, but "
                     f"{evidence.describe()}: not a credible common cause."
                 )
-            evidence = _alerting_evidence(index, best, len(explains[best]), structure.spread)
+            evidence = _alerting_evidence(index, best, len(explains[best]), spread)
             features = Features(
                 silent=0.0,
                 coverage=evidence.coverage,

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from bisect import insort
 from collections.abc import Mapping
-from datetime import datetime, timedelta
 from typing import Protocol
 
 from correlator.rules.evidence import Evidence
 
 
 class CauseIndex(Protocol):
-    @property
-    def onset(self) -> Mapping[str, datetime]:
-        """node -> when its latest alert occurrence started (when known)"""
-        ...
-
     def causes(self, node: str) -> Mapping[str, int]: ...
     def blast(self, node: str) -> int: ...
     @property
@@ -32,12 +26,9 @@ class Structure:
     __slots__ = (
         "below",
         "below_unexplained",
-        "earliest",
         "explained",
         "explains",
-        "latest",
         "members",
-        "onsets",
         "roots",
         "sorted_members",
     )
@@ -54,19 +45,6 @@ class Structure:
         """non-member cause -> how many of `below` nothing among the members explains"""
         self.roots: set[str] = set()
         """members that no other member explains"""
-        self.onsets: dict[str, datetime] = {}
-        """member -> onset of its alert when it joined (timing evidence; unknown after a
-        restart, when the index has not seen the alert arrive)"""
-        self.earliest: datetime | None = None
-        self.latest: datetime | None = None
-        """first and last of `onsets`"""
-
-    @property
-    def spread(self) -> timedelta:
-        """Time between the first and the last onset among the members."""
-        if self.earliest is None or self.latest is None:
-            return timedelta(0)
-        return self.latest - self.earliest
 
     @property
     def unexplained(self) -> list[str]:
@@ -77,13 +55,6 @@ class Structure:
             return
         self.members.add(node)
         insort(self.sorted_members, node)
-        at = index.onset.get(node)
-        if at is not None:
-            self.onsets[node] = at
-            if self.earliest is None or at < self.earliest:
-                self.earliest = at
-            if self.latest is None or at > self.latest:
-                self.latest = at
         under = self.below.pop(node, [])
         self.below_unexplained.pop(node, None)
         self.explains[node] = under
