@@ -48,6 +48,37 @@ from tests.scenarios.scoring import final  # noqa: E402
 from topology import Topology, load_example  # noqa: E402
 
 TABLE = ROOT / "correlator" / "rules" / calibration.TABLE
+DOC = ROOT / "docs" / "quality.md"
+HEADING = "## Confidence calibration"
+DOC_INTRO = """\
+`root_cause.confidence` is the probability that the named root is right, as measured: the
+ranking describes its top candidate by evidence features (is it silent; how much of what its
+failure would break is alerting; how many monitored components it would break that stay
+healthy; what share of the incident it explains; how many alerting components nothing explains;
+its margin over the runner-up; how far apart the alerts started; is it alone), a logistic model
+turns them into a score, and an isotonic (monotone) table maps the score to the observed rate of
+being right. Both are fitted with `python bench/calibration.py --fit` on the tuning topologies
+(seed 1 of each estate shape, scenario seeds below 1000) and shipped as
+`correlator/rules/calibration.json`; the engine applies them with the standard library, so the
+same evidence always gives the same number. The other candidates share what the top one leaves,
+so all confidences of a record sum to at most 1.
+
+Words a desk can say (`confidence_label`, on the root cause and each candidate):
+
+| label | confidence | meaning |
+|---|---|---|
+| `likely` | >= 0.8 | right at least 4 times in 5 |
+| `probable` | >= 0.5 | more often right than not |
+| `possible` | < 0.5 | a lead, not an answer |
+
+Checked on held-out topologies and seeds (one sample per true fault: the incident holding most
+of its alerts, right when it names the fault's root; noise alerts are left out so they do not
+flatter the figures). Expected calibration error (ECE) over 10 equal-width bins. Most faults
+in these scenarios are clear-cut and stated at 0.9-1.0; the lower bins hold few faults, so
+their rates are coarse.
+
+![Reliability diagram](calibration.png)
+"""
 BINS = 10
 
 
@@ -259,6 +290,18 @@ def plot(results: Sequence[Reliability], path: Path) -> None:
     plt.close(fig)
 
 
+def write_doc(results: Sequence[Reliability]) -> None:
+    """Replace the calibration section of docs/quality.md (from its heading to the end)."""
+    old = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
+    at = old.find(HEADING)
+    head = old[:at] if at >= 0 else old + "\n"
+    summary = ["| estate | faults | right | ECE |", "|---|---:|---:|---:|"]
+    summary += [f"| {r.shape} | {r.count} | {r.top1:.3f} | {r.ece:.3f} |" for r in results]
+    body = [HEADING, "", DOC_INTRO, *summary, "", table(results[-1]), ""]
+    DOC.write_text(head + "\n".join(body), encoding="utf-8")
+    print(f"wrote {DOC.relative_to(ROOT)}")
+
+
 def run_calibration(
     refit: bool = False, plot_to: Path | None = None, scale: float = 1.0
 ) -> list[Reliability]:
@@ -291,8 +334,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit", action="store_true", help="refit the shipped table first")
     parser.add_argument("--plot", type=Path, help="draw the reliability diagram to this file")
     parser.add_argument("--scale", type=float, default=1.0, help="scale the scenario counts")
+    parser.add_argument(
+        "--write-doc", action="store_true", help="rewrite the calibration section of the docs"
+    )
     args = parser.parse_args(argv)
     results = run_calibration(args.fit, args.plot, args.scale)
+    if args.write_doc:
+        write_doc(results)
     return 0 if results[-1].ece <= 0.05 else 1
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from functools import cache
 from importlib import resources
 from typing import Literal
@@ -60,7 +60,17 @@ class Features:
     """1 when it is the incident's only alerting component"""
 
     def vector(self) -> tuple[float, ...]:
-        return astuple(self)
+        # Spelled out: dataclasses.astuple deep-copies and costs more than the model itself.
+        return (
+            self.silent,
+            self.coverage,
+            self.healthy,
+            self.explained,
+            self.unexplained,
+            self.margin,
+            self.spread,
+            self.alone,
+        )
 
 
 FEATURE_NAMES = tuple(f.name for f in fields(Features))
