@@ -112,6 +112,8 @@ def _refire(st: Store, known: AlertState, alert: Alert, now: datetime) -> None:
     membership.account(inc, known, was)
     if not was_active and known.node is not None:
         st.index.set_active(known.node, +1)
+    if known.node is not None:
+        st.index.note_onset(known.node, known.starts_at)
     membership.index(st, inc.id, known)
     inc.quiet_since = None
     st.timers.schedule(timers_for(known, st.settings))

@@ -66,18 +66,15 @@ def prioritise(st: Store, inc: Incident, now: datetime) -> bool:
     level = priority.impact_level(
         verdict.affected.users, verdict.cost_per_hour, criticalities, settings
     )
-    firing = [severity for severity, n in inc.firing.items() if n > 0]
-    if firing:
-        urgency = priority.urgency_level(firing, settings)
-        new_priority = priority.priority_of(level, urgency, settings)
-    elif inc.version:
-        # Nothing firing: the incident is recovering. Keep the levels it had while it was
-        # firing: falling back to every alert's severity made a P1 whose critical alert cleared
-        # before its warnings jump back to P1 at recovery (and restart the update cadence).
-        urgency, new_priority = verdict.urgency, verdict.priority
-    else:
-        urgency = priority.urgency_level((a.severity for a in inc.alerts.values()), settings)
-        new_priority = priority.priority_of(level, urgency, settings)
+    # Urgency follows the firing alerts; while recovering it keeps its last value (the rule
+    # and its reason are in rules/priority.py).
+    urgency = priority.current_urgency(
+        [severity for severity, n in inc.firing.items() if n > 0],
+        (a.severity for a in inc.alerts.values()),
+        verdict.urgency if inc.version else None,
+        settings,
+    )
+    new_priority = priority.priority_of(level, urgency, settings)
     if inc.version and new_priority != verdict.priority and inc.status == IncidentPhase.OPEN:
         inc.anchor = now  # a change of priority restarts the update cadence
     verdict.impact, verdict.urgency, verdict.priority = level, urgency, new_priority

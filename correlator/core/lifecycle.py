@@ -19,6 +19,7 @@ from correlator.core.state import AlertState, Incident
 from correlator.core.store import IncidentUpdate, Store
 from correlator.core.timers import timers_for
 from correlator.errors import CorrelatorError
+from correlator.rules.reopen import cause_is_back
 
 #: How long a forgotten alert's end is remembered, so that a firing re-send delivered late (after
 #: its incident was resolved and forgotten) is recognised as stale instead of opening a duplicate.
@@ -96,6 +97,9 @@ def reopenable(st: Store, node: str, now: datetime) -> Incident | None:
             if inc is None or inc.status != IncidentPhase.RESOLVED or inc.resolved_at is None:
                 continue
             if now - inc.resolved_at > window:
+                continue
+            # Being able to explain the new alert is not enough: the old cause must be back.
+            if not cause_is_back(st.index, root, node, now):
                 continue
             if best is None or (inc.resolved_at, inc.id) > (best.resolved_at or now, best.id):
                 best = inc

@@ -228,6 +228,11 @@ class Candidate(_Record):
         description="true when the node itself raised no alert but explains the others",
     )
     alerting: bool = Field(default=True, description="true when the node has a firing alert")
+    confidence_label: Literal["likely", "probable", "possible"] = Field(
+        default="possible",
+        description="what a desk can say: likely (confidence >= 0.8), probable (>= 0.5), "
+        "possible (below)",
+    )
 
 
 class RootCause(Candidate):

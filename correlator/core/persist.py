@@ -185,6 +185,7 @@ def rebuild(st: Store) -> None:
                     and st.alerts.get(state.fingerprint) is state
                 ):
                     st.index.set_active(state.node, +1)
+                    st.index.note_onset(state.node, state.starts_at)
                 # A stale timer only ever unindexes, so a member that is not indexed needs none.
                 st.timers.schedule(
                     t

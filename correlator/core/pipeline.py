@@ -79,7 +79,7 @@ def _join_related(st: Store, state: AlertState, node: str, now: datetime) -> Non
     st.index.set_active(node, +1)
     related = [
         st.incidents[i]
-        for i in st.index.related_incidents(node)
+        for i in st.index.related_incidents(node, state.starts_at)
         if i in st.incidents
         and st.incidents[i].status == IncidentPhase.OPEN
         and lifecycle.joinable(st, st.incidents[i], now)

@@ -42,7 +42,7 @@ class GroupingSettings(_Settings):
         "alert density); keeps a hub such as DNS from gluing unrelated faults together",
     )
     silent_min_coverage: float = Field(
-        default=0.3,
+        default=0.4,
         ge=0.0,
         le=1.0,
         description="... and when at least this share of the machines it would take down is "

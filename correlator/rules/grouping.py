@@ -13,7 +13,9 @@ graph (never on time alone):
   Poisson tail at the current alert density: two alerts below a database with ten dependents are
   telling; two alerts below the DNS that 3,000 nodes use are not. And enough of what it would
   take down must be alerting (`silent_min_coverage`): a core switch whose other dependents are
-  all quiet is not down.
+  all quiet is not down. Only alerts that started within `evidence.ONSET_WINDOW` of the new one
+  count: a dependency under which alerts started far apart is not one failure (see
+  `correlator.rules.evidence`).
 
 An alert related to several open incidents merges them into the oldest.
 """
@@ -22,8 +24,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 from correlator.core.settings import GroupingSettings
+from correlator.rules.evidence import ONSET_WINDOW, Evidence
 from topology import Topology
 
 #: Kinds that are not machines: people, and business services (abstractions over machines).
@@ -90,6 +94,8 @@ class GroupingIndex:
         self.firing_nodes: dict[str, int] = {}
         #: cause c -> number of distinct active nodes that c would take down
         self.alerting_under: dict[str, int] = {}
+        #: node -> when its latest alert occurrence started (timing evidence for silent causes)
+        self.onset: dict[str, datetime] = {}
 
     def causes(self, node: str) -> Mapping[str, int]:
         # A plain dict in front of the topology's locked LRU: ranking a storm looks up the
@@ -122,6 +128,7 @@ class GroupingIndex:
             self.firing_nodes[node] = after
         else:
             self.firing_nodes.pop(node, None)
+            self.onset.pop(node, None)
         if (before > 0) == (after > 0):
             return
         step = 1 if after > 0 else -1
@@ -147,34 +154,71 @@ class GroupingIndex:
             self._blast[node] = size
         return size
 
-    def plausible_silent(self, cause: str) -> bool:
+    def evidence(self, cause: str, at: datetime | None = None) -> Evidence:
+        """How much of what `cause` would break is alerting now (counting only alerts that
+        started within `ONSET_WINDOW` of `at`, and none that something outside it explains)."""
+        return Evidence(self.blast(cause), self._unexplained_under(cause, at))
+
+    def plausible_silent(self, cause: str, at: datetime | None = None) -> bool:
         """Is `cause`, raising no alert itself, a believable common cause of the alerts below it?"""
         if cause in self.firing_nodes:
             return False
         under = self.alerting_under.get(cause, 0)
-        if under < 2:
-            return False
-        blast = self.blast(cause)
         coverage = self.settings.silent_min_coverage
-        if blast and under / blast < coverage:
+        if not Evidence(self.blast(cause), under).credible_silent(coverage):
             return False  # cheap test first; the exact count below walks the dependents
-        under = self._unexplained_under(cause)
-        if under < 2 or (blast and under / blast < coverage):
+        found = self.evidence(cause, at)
+        if not found.credible_silent(coverage) or self._dominated(cause, found):
             return False
+        under, blast = found.alerting, found.expected
         # Background: independent faults elsewhere, estimated by the open incidents (an alert
         # storm under one firing root is one fault, not three hundred chances).
         others = self.background() - len(self.cause_incidents.get(cause, ()))
         density = max(self.settings.noise_floor, max(0, others) / self._monitorable)
         return poisson_tail(under, density * blast) <= self.settings.silent_significance
 
-    def _unexplained_under(self, cause: str) -> int:
-        """Active nodes below `cause` that no active node outside its subtree explains."""
+    def _dominated(self, cause: str, found: Evidence) -> bool:
+        """Does a smaller credible quiet cause inside `cause`'s blast radius explain most of the
+        same alerts? Then `cause` is the better story only if what it alone would add to the
+        blast radius is itself largely alerting (a host under which one database's clients all
+        alert, and one unrelated client of another database, is that database's fault, not the
+        host's). Both are counted within `cause`'s own reach, so that hop limits compare alike."""
+        coverage = self.settings.silent_min_coverage
+        firing = self.firing_nodes
+        below = self.graph.effects(cause, self._hops)
+        nodes = self.graph.nodes
+        for inner in below:
+            # Only quiet inner causes compete: an alerting node below `cause` is one more sign
+            # that `cause` is down, not a rival explanation of its own symptoms.
+            if inner == cause or inner in firing or self.alerting_under.get(inner, 0) < 2:
+                continue
+            inner_expected = inner_alerting = 0
+            for node in self.graph.effects(inner, self._hops):
+                if node == inner or node not in below or nodes[node].kind in UNMONITORED_KINDS:
+                    continue
+                inner_expected += 1
+                inner_alerting += node in firing
+            if inner_alerting < 2 or inner_alerting < coverage * inner_expected:
+                continue  # not a credible explanation itself
+            extra = found.expected - inner_expected
+            if extra > 0 and max(0, found.alerting - inner_alerting) < coverage * extra:
+                return True
+        return False
+
+    def _unexplained_under(self, cause: str, at: datetime | None = None) -> int:
+        """Active nodes below `cause` that no active node outside its subtree explains, and
+        (given `at`) whose alert started within `ONSET_WINDOW` of `at`."""
         below = self.graph.effects(cause, self._hops)
         firing = self.firing_nodes
+        onset = self.onset
         count = 0
         for node in below:
             if node == cause or node not in firing:
                 continue
+            if at is not None:
+                started = onset.get(node)
+                if started is not None and abs(started - at) > ONSET_WINDOW:
+                    continue
             if not any(
                 other in firing and other != cause and other not in below
                 for other in self.causes(node)
@@ -194,8 +238,24 @@ class GroupingIndex:
         blast = self.blast(cause)
         return under >= 2 and (not blast or under / blast >= self.settings.silent_min_coverage)
 
-    def related_incidents(self, node: str) -> set[str]:
-        """Open incidents that share a cause with an alert on `node`."""
+    def credible(self, evidence: Evidence) -> bool:
+        """For naming a silent root inside one incident (see `Evidence.credible_silent`)."""
+        return evidence.credible_silent(self.settings.silent_min_coverage)
+
+    def note_onset(self, node: str, at: datetime) -> None:
+        """Record that an alert on firing `node` started at `at`. The onset kept is the latest
+        start among the node's firing alerts, a function of the alerts alone, so a restored
+        engine (which notes every firing alert again) gets the same timing evidence."""
+        if node in self.firing_nodes:
+            current = self.onset.get(node)
+            if current is None or at > current:
+                self.onset[node] = at
+
+    def related_incidents(self, node: str, at: datetime | None = None) -> set[str]:
+        """Open incidents that share a cause with an alert on `node` that started at `at`
+        (recorded as the node's onset: the timing evidence for later silent-cause tests)."""
+        if at is not None:
+            self.note_onset(node, at)
         found: set[str] = set(self.node_incidents.get(node, ()))
         found.update(self.cause_incidents.get(node, ()))  # node explains their members
         for partner in self.joint_partners(node):
@@ -209,7 +269,7 @@ class GroupingIndex:
             sharing = self.cause_incidents.get(cause)
             # The plausibility test walks the cause's dependents: only pay for it when it
             # could bring in an incident not found already (in a storm it seldom can).
-            if sharing and not found.issuperset(sharing) and self.plausible_silent(cause):
+            if sharing and not found.issuperset(sharing) and self.plausible_silent(cause, at):
                 found.update(sharing)
         return found
 

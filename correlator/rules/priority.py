@@ -2,7 +2,8 @@
 
 * impact 1-3 from the affected head count, the cost per hour and the criticality of what is
   down (1 = widespread);
-* urgency 1-3 from the most severe active alert (1 = critical);
+* urgency 1-3 from the most severe active alert (1 = critical); at recovery (nothing firing) it
+  keeps its last value instead of rising back to the cleared alerts' severity;
 * priority 1-5 from the configurable matrix; the update cadence follows priority.
 """
 
@@ -31,6 +32,25 @@ def impact_level(
 
 def urgency_level(severities: Iterable[str], settings: PrioritySettings) -> int:
     return min((settings.urgency_by_severity.get(s, 3) for s in severities), default=3)
+
+
+def current_urgency(
+    firing: Iterable[str],
+    every: Iterable[str],
+    previous: int | None,
+    settings: PrioritySettings,
+) -> int:
+    """Urgency follows the alerts that are firing (`firing`: their severities). When none is
+    firing (recovery), it keeps `previous`, the urgency last published: recovering must not
+    raise it again (a critical alert that cleared before the warnings would otherwise bring
+    P1 -> P3 -> P1 at the moment everything clears, and restart the update cadence). With no
+    previous value (an incident first assessed with nothing firing), all alerts count."""
+    severities = list(firing)
+    if severities:
+        return urgency_level(severities, settings)
+    if previous is not None:
+        return previous
+    return urgency_level(every, settings)
 
 
 def priority_of(impact: int, urgency: int, settings: PrioritySettings) -> int:

@@ -4,31 +4,34 @@
   whose failure explains the most other alerting nodes comes first. Arrival order plays no part,
   so a cause whose alert arrives after its symptoms' still wins.
 * When several alerting nodes are unexplained and a node that raised no alert would explain all
-  of them, that *silent* node is named, with a lower confidence.
+  of them, that *silent* node is named, if the evidence makes it credible
+  (`correlator.rules.evidence`: enough of what it would break is alerting, and started at about
+  the same time).
+
+`confidence` is calibrated (`correlator.rules.calibration`): the ranking describes its top
+candidate by evidence features and a fitted table turns them into the probability of being right.
+The other candidates share what is left, so all confidences together are at most 1.
 """
 
 from __future__ import annotations
 
-from bisect import insort
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timedelta
+from math import log1p
 
 from correlator.core.model import SEVERITIES, Candidate, RootCause
 from correlator.core.state import AlertState
+from correlator.rules import calibration
+from correlator.rules.calibration import Features
+from correlator.rules.evidence import ONSET_WINDOW, Evidence, onset_spread
+from correlator.rules.structure import CauseIndex, Structure
 from topology import Topology
+
+__all__ = ["CauseIndex", "Ranking", "Structure", "rank", "rank_unmapped"]
 
 MAX_CANDIDATES = 5
 _CRITICALITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-
-
-class CauseIndex(Protocol):
-    def causes(self, node: str) -> Mapping[str, int]: ...
-    def blast(self, node: str) -> int: ...
-    @property
-    def firing_nodes(self) -> Mapping[str, int]: ...
-    def locally_plausible(self, cause: str, under: int) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +40,23 @@ class Ranking:
     candidates: list[Candidate]
     root_nodes: tuple[str, ...]
     """The nodes whose failure the impact is computed from."""
+    features: Features | None = None
+    """The evidence behind the top candidate (None when unmapped)."""
 
 
 def _single_root(
-    graph: Topology, best: str, explains: Sequence[str], members: Sequence[str]
+    graph: Topology,
+    index: CauseIndex,
+    best: str,
+    explains: Sequence[str],
+    members: Sequence[str],
+    *,
+    spread: timedelta,
 ) -> Ranking:
     """The ranking when exactly one alerting member is unexplained (the common case)."""
     others = len(members) - 1
-    share = len(explains) / others if others else 0.0
+    share = len(explains) / others if others else 1.0
+    evidence = _alerting_evidence(index, best, len(explains), spread)
     if others:
         reason = (
             f"{graph.nodes[best].name} is alerting while its own dependencies are healthy, "
@@ -56,16 +68,91 @@ def _single_root(
             f"{graph.nodes[best].name} is the only alerting component and none of its "
             "dependencies is alerting."
         )
-    ranked = [_candidate(graph, best, 0.6 + 0.35 * share, reason)]
+    features = Features(
+        silent=0.0,
+        coverage=evidence.coverage,
+        healthy=log1p(evidence.healthy),
+        explained=share,
+        unexplained=0.0,
+        margin=share,
+        spread=_minutes(evidence),
+        alone=1.0 if not others else 0.0,
+    )
+    ranked = [_candidate(graph, best, 0.0, reason)]
     for node in members:
         if len(ranked) > MAX_CANDIDATES:
             break
         if node != best:
             ranked.append(_symptom(graph, node))
+    return _finish(ranked, [0.05] * (len(ranked) - 1), (best,), features)
+
+
+def _evidence(
+    index: CauseIndex,
+    cause: str,
+    alerting: Sequence[str],
+    onsets: Mapping[str, datetime],
+    include: str | None = None,
+) -> Evidence:
+    """Evidence for a quiet `cause` from the incident's `alerting` nodes below it. Only alerts
+    that started within `ONSET_WINDOW` of their median onset count: one stray alert that started
+    long before must neither discredit a pattern nor join it."""
+    times = sorted(onsets[n] for n in alerting if n in onsets)
+    if not times:
+        return Evidence(index.blast(cause), len(alerting))
+    middle = times[len(times) // 2]
+    timely = [t for t in times if abs(t - middle) <= ONSET_WINDOW]
+    count = len(timely) + len(alerting) - len(times)
+    return Evidence(index.blast(cause), count, onset_spread(timely))
+
+
+def _alerting_evidence(index: CauseIndex, cause: str, explains: int, spread: timedelta) -> Evidence:
+    """Evidence for an alerting `cause`; the timing is the incident's (kept as members join):
+    this runs on every update of a storm, so it must not walk the members."""
+    return Evidence(index.blast(cause), explains, spread)
+
+
+def _specific_first(index: CauseIndex, pool: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Among quiet causes covering equally many alerting members, one that lies below another
+    (a database below its host) is the more specific explanation and comes first. Blast radii
+    are counted within `max_hops`, so the one further up can look smaller."""
+    pool = list(pool)
+    for i in range(min(len(pool), 8)):
+        count = pool[i][1]
+        for j in range(i + 1, len(pool)):
+            if pool[j][1] != count:
+                break
+            if pool[i][0] in index.causes(pool[j][0]):
+                pool[i], pool[j] = pool[j], pool[i]
+    return pool
+
+
+def _minutes(evidence: Evidence) -> float:
+    return min(30.0, evidence.onset_spread.total_seconds() / 60)
+
+
+def _finish(
+    ranked: list[Candidate],
+    weights: list[float],
+    root_nodes: tuple[str, ...],
+    features: Features,
+) -> Ranking:
+    """Calibrated confidence for the top candidate; the others share the rest by `weights`."""
+    top = round(calibration.shipped().confidence(features), 3)
+    rest = calibration.share_out(top, weights)
+    ranked = [
+        ranked[0].model_copy(
+            update={"confidence": top, "confidence_label": calibration.label_of(top)}
+        )
+    ] + [
+        c.model_copy(update={"confidence": w, "confidence_label": calibration.label_of(w)})
+        for c, w in zip(ranked[1:], rest, strict=True)
+    ]
     return Ranking(
         root=_promote(ranked[0], ranked[1:]),
         candidates=ranked[1:],
-        root_nodes=(best,),
+        root_nodes=root_nodes,
+        features=features,
     )
 
 
@@ -82,10 +169,10 @@ def _severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
 
 
-def _names(graph: Topology, nodes: Iterable[str], limit: int = 3) -> str:
-    names = [graph.nodes[n].name for n in nodes]
-    if len(names) > limit:
-        return ", ".join(names[:limit]) + f" and {len(names) - limit} more"
+def _names(graph: Topology, nodes: Sequence[str], limit: int = 3) -> str:
+    names = [graph.nodes[n].name for n in nodes[:limit]]  # a storm's list can be long
+    if len(nodes) > limit:
+        return ", ".join(names) + f" and {len(nodes) - limit} more"
     return ", ".join(names)
 
 
@@ -121,67 +208,6 @@ def rank_unmapped(alerts: Iterable[AlertState], key: str | None) -> Ranking:
     return Ranking(root=root, candidates=[], root_nodes=())
 
 
-class Structure:
-    """Who explains whom among an incident's alerting nodes, kept up to date as nodes join
-    (an incident's node set only grows), so ranking a storm is not quadratic. Built from
-    scratch or grown one node at a time, it holds the same sorted lists."""
-
-    __slots__ = (
-        "below",
-        "below_unexplained",
-        "explained",
-        "explains",
-        "members",
-        "roots",
-        "sorted_members",
-    )
-
-    def __init__(self) -> None:
-        self.members: set[str] = set()
-        self.sorted_members: list[str] = []
-        self.explains: dict[str, list[str]] = {}
-        """member -> the members its failure would take down, sorted"""
-        self.explained: set[str] = set()
-        self.below: dict[str, list[str]] = {}
-        """non-member cause -> the members its failure would take down, sorted"""
-        self.below_unexplained: dict[str, int] = {}
-        """non-member cause -> how many of `below` nothing among the members explains"""
-        self.roots: set[str] = set()
-        """members that no other member explains"""
-
-    @property
-    def unexplained(self) -> list[str]:
-        return sorted(self.roots)
-
-    def add(self, node: str, index: CauseIndex) -> None:
-        if node in self.members:
-            return
-        self.members.add(node)
-        insort(self.sorted_members, node)
-        under = self.below.pop(node, [])
-        self.below_unexplained.pop(node, None)
-        self.explains[node] = under
-        for member in under:
-            if member not in self.explained:
-                self.explained.add(member)
-                self.roots.discard(member)
-                self._count(member, index, -1)
-        for cause in index.causes(node):
-            if cause in self.members:
-                insort(self.explains[cause], node)
-                self.explained.add(node)
-            else:
-                insort(self.below.setdefault(cause, []), node)
-        if node not in self.explained:
-            self.roots.add(node)
-            self._count(node, index, +1)
-
-    def _count(self, member: str, index: CauseIndex, step: int) -> None:
-        for cause in index.causes(member):
-            if cause in self.below:
-                self.below_unexplained[cause] = self.below_unexplained.get(cause, 0) + step
-
-
 def rank(
     graph: Topology,
     index: CauseIndex,
@@ -191,6 +217,7 @@ def rank(
 ) -> Ranking:
     """Rank the incident whose alerts are `alerts`. `structure`, when given, must already hold
     every mapped node of `alerts` (the engine keeps it as nodes join); else it is built here."""
+    alerts = list(alerts)
     if structure is None:
         structure = Structure()
         for alert in alerts:
@@ -202,9 +229,19 @@ def rank(
     explains = structure.explains
     explained = structure.explained
     unexplained = structure.unexplained
+    # Onsets from the alerts themselves (never from arrival): a restored engine ranks alike.
+    onsets: dict[str, datetime] = {}
+    for alert in alerts:
+        node = alert.node
+        if node is not None:
+            known = onsets.get(node)
+            if known is None or alert.starts_at < known:
+                onsets[node] = alert.starts_at
+    spread = onset_spread(list(onsets.values())) if onsets else timedelta(0)
     if len(unexplained) == 1:
-        return _single_root(graph, unexplained[0], explains[unexplained[0]], members)
-
+        return _single_root(
+            graph, index, unexplained[0], explains[unexplained[0]], members, spread=spread
+        )
     severity: dict[str, int] = {}
     first: dict[str, datetime] = {}
     wanted = set(unexplained)
@@ -233,46 +270,71 @@ def rank(
         ),
         key=lambda item: (-item[1], index.blast(item[0]), item[0]),
     )
-    silent_ranked: list[tuple[str, list[str]]] = []
-    for cause, _ in pool:
+    pool = _specific_first(index, pool)
+    silent_ranked: list[tuple[str, list[str], Evidence]] = []
+    rejected: tuple[str, Evidence] | None = None
+    for cause, _ in pool[:8]:
         under = structure.below[cause]
-        if index.locally_plausible(cause, len(under)):
-            silent_ranked.append((cause, [m for m in under if m not in explained]))
+        evidence = _evidence(index, cause, under, onsets)
+        if index.credible(evidence):
+            silent_ranked.append((cause, [m for m in under if m not in explained], evidence))
             if len(silent_ranked) == 2:
                 break
+        elif rejected is None:
+            rejected = (cause, evidence)
 
     ranked: list[Candidate] = []
+    weights: list[float] = []
     root_nodes: tuple[str, ...]
+    best = unexplained[0]
+    runner_up = len(explains[unexplained[1]])
     if silent_ranked and len(silent_ranked[0][1]) == len(unexplained):
-        cause, covered = silent_ranked[0]
+        cause, covered, evidence = silent_ranked[0]
+        reach = len(structure.below[cause])
+        competitor = max(
+            1 + len(explains[best]), len(silent_ranked[1][1]) if len(silent_ranked) > 1 else 0
+        )
         reason = (
             f"{graph.nodes[cause].name} raised no alert, but all {len(covered)} alerting "
             f"components that nothing else explains depend on it ({_names(graph, covered)}); "
-            "its failure would explain them all."
+            f"{evidence.describe()}."
         )
-        ranked.append(
-            _candidate(graph, cause, min(0.75, 0.35 + 0.1 * len(covered)), reason, silent=True)
+        features = Features(
+            silent=1.0,
+            coverage=evidence.coverage,
+            healthy=log1p(evidence.healthy),
+            explained=reach / len(members),
+            unexplained=0.0,
+            margin=(reach - competitor) / len(members),
+            spread=_minutes(evidence),
+            alone=0.0,
         )
+        ranked.append(_candidate(graph, cause, 0.0, reason, silent=True))
         root_nodes = (cause,)
     else:
-        best = unexplained[0]
-        silent_reach = 0
-        if silent_ranked:
-            cause = silent_ranked[0][0]
-            silent_reach = len(structure.below[cause])
+        silent_reach = len(structure.below[silent_ranked[0][0]]) if silent_ranked else 0
         if silent_reach > 1 + len(explains[best]):
             # Part of the incident hangs below a quiet component and explains more alerts than
             # any alerting candidate; the rest are separate unexplained failures grouped in.
-            cause, covered = silent_ranked[0]
+            cause, covered, evidence = silent_ranked[0]
             rest = sorted(n for n in unexplained if n not in covered)
             reason = (
                 f"{graph.nodes[cause].name} raised no alert, but {silent_reach} alerting "
                 f"components depend on it ({_names(graph, covered)}), more than any alerting "
-                f"component explains; {len(rest)} other alerting components are unexplained "
-                f"({_names(graph, rest)})."
+                f"component explains ({evidence.describe()}); {len(rest)} other alerting "
+                f"components are unexplained ({_names(graph, rest)})."
             )
-            confidence = 0.25 + 0.35 * silent_reach / len(members)
-            ranked.append(_candidate(graph, cause, confidence, reason, silent=True))
+            features = Features(
+                silent=1.0,
+                coverage=evidence.coverage,
+                healthy=log1p(evidence.healthy),
+                explained=silent_reach / len(members),
+                unexplained=log1p(len(rest)),
+                margin=(silent_reach - 1 - len(explains[best])) / len(members),
+                spread=_minutes(evidence),
+                alone=0.0,
+            )
+            ranked.append(_candidate(graph, cause, 0.0, reason, silent=True))
             root_nodes = (cause, *rest)
         else:
             share = len(explains[best]) / others if others else 0.0
@@ -282,41 +344,57 @@ def rank(
                 f"{len(unexplained) - 1} other alerting components are unexplained "
                 f"({_names(graph, unexplained[1:])})."
             )
-            ranked.append(_candidate(graph, best, 0.3 + 0.3 * share, reason))
+            if rejected is not None:
+                cause, evidence = rejected
+                reason += (
+                    f" They share {graph.nodes[cause].name}, which raised no alert, but "
+                    f"{evidence.describe()}: not a credible common cause."
+                )
+            evidence = _alerting_evidence(index, best, len(explains[best]), spread)
+            features = Features(
+                silent=0.0,
+                coverage=evidence.coverage,
+                healthy=log1p(evidence.healthy),
+                explained=share,
+                unexplained=log1p(len(unexplained) - 1),
+                margin=(len(explains[best]) - runner_up) / others if others else 0.0,
+                spread=_minutes(evidence),
+                alone=0.0,
+            )
+            ranked.append(_candidate(graph, best, 0.0, reason))
             root_nodes = (best, *sorted(n for n in unexplained if n != best))
 
     for node in unexplained:
         if node == ranked[0].node:
             continue
         share = len(explains[node]) / others if others else 0.0
+        weights.append(0.2 + 0.2 * share)
         ranked.append(
             _candidate(
                 graph,
                 node,
-                0.2 + 0.2 * share,
+                0.0,
                 f"{graph.nodes[node].name} is alerting and none of its dependencies is, but it "
                 f"explains only {len(explains[node])} other alerting components.",
             )
         )
-    for cause, covered in silent_ranked[:2]:
+    for cause, covered, evidence in silent_ranked[:2]:
         if cause == ranked[0].node:
             continue
+        weights.append(0.15 + 0.05 * len(covered))
         ranked.append(
             _candidate(
                 graph,
                 cause,
-                0.15 + 0.05 * len(covered),
+                0.0,
                 f"{graph.nodes[cause].name} raised no alert but {len(covered)} alerting "
-                "components depend on it.",
+                f"components depend on it; {evidence.describe()}.",
                 silent=True,
             )
         )
     for node in members:
         if node in explained and len(ranked) < MAX_CANDIDATES + 1:
+            weights.append(0.05)
             ranked.append(_symptom(graph, node))
     ranked = ranked[: MAX_CANDIDATES + 1]
-    return Ranking(
-        root=_promote(ranked[0], ranked[1:]),
-        candidates=ranked[1:],
-        root_nodes=root_nodes,
-    )
+    return _finish(ranked, weights[: len(ranked) - 1], root_nodes, features)

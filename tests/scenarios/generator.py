@@ -70,10 +70,29 @@ class Profile:
     alertmanager_share: float = 0.5
     by_kind: bool = True
     """Pick a root kind uniformly first, then a node of that kind (else uniform over nodes)."""
+    shared_ok: bool = False
+    """Concurrent faults (and noise) may share a single-failure cause (a core switch, an array)
+    as long as they cover at most `shared_max_share` of what that cause would take down: unrelated
+    faults under shared infrastructure."""
+    shared_max_share: float = 0.34
+    unmonitored_share: float = 0.0
+    """Share of machine nodes that never alert (no monitoring), fixed per node id."""
+    spread_s: float = 300.0
+    """Faults begin within this many seconds of each other."""
 
 
 EXAMPLE_PROFILE = Profile(noise_range=(0, 3))
 LARGE_PROFILE = Profile(noise_range=(2, 10))
+#: Shared infrastructure: concurrent faults close in time under a common switch or array, 10% of
+#: nodes without monitoring, and thinner monitoring of the rest.
+SHARED_PROFILE = Profile(
+    faults_weights=(0.35, 0.4, 0.25),
+    noise_range=(1, 5),
+    monitor_range=(0.55, 0.9),
+    shared_ok=True,
+    unmonitored_share=0.1,
+    spread_s=120.0,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +155,13 @@ class ScenarioGenerator:
         self._by_kind = {k: tuple(v) for k, v in sorted(by_kind.items())}
         self._down: dict[str, frozenset[str]] = {}
         self._causes: dict[str, frozenset[str]] = {}
+        share = self.profile.unmonitored_share
+        self.unmonitored: frozenset[str] = frozenset(
+            n
+            for n in self.machines
+            if share
+            and int.from_bytes(hashlib.blake2b(n.encode(), digest_size=4).digest()) < share * 2**32
+        )
 
     # -- ground-truth graph helpers (topology semantics only) ---------------------------------
 
@@ -168,7 +194,14 @@ class ScenarioGenerator:
         topo = self.topology
         if topo.down_set([a, b]) != topo.down_set([a]) | topo.down_set([b]):
             return False  # jointly they take down something neither takes down alone
-        return not (self.causes(a) & self.causes(b))
+        shared = self.causes(a) & self.causes(b)
+        if not self.profile.shared_ok:
+            return not shared
+        # Under shared infrastructure, unrelated faults are fine as long as together they are a
+        # small part of what the common cause would break (else the cause is the better story).
+        both = len(da | db)
+        limit = self.profile.shared_max_share
+        return all(both <= limit * len(self.machine_down([c])) for c in shared)
 
     # -- sampling -------------------------------------------------------------------------------
 
@@ -180,7 +213,7 @@ class ScenarioGenerator:
 
     def _silent_alerting(self, rng: Random, root: str, p: float) -> list[str] | None:
         """Monitored nodes of a silent fault at `root`, if some draw makes `root` identifiable."""
-        down = sorted(self.machine_down([root]) - {root})
+        down = sorted(self.machine_down([root]) - {root} - self.unmonitored)
         if len(down) < 2:
             return None
         for _ in range(20):
@@ -220,14 +253,14 @@ class ScenarioGenerator:
             root = self._pick_root(rng)
             if any(not self.independent(root, other) for other in roots):
                 continue
-            silent = rng.random() < prof.silent_share
+            silent = rng.random() < prof.silent_share or root in self.unmonitored
             if silent:
                 picked = self._silent_alerting(rng, root, p)
                 if picked is None:
                     continue
                 alerting = picked
             else:
-                down = sorted(self.machine_down([root]) - {root})
+                down = sorted(self.machine_down([root]) - {root} - self.unmonitored)
                 alerting = [root] + [n for n in down if rng.random() < p]
             roots.append(root)
             silent_flags.append(silent)
@@ -239,8 +272,10 @@ class ScenarioGenerator:
         while len(noise_nodes) < n_noise and attempts < 400:
             attempts += 1
             node = rng.choice(self.machines)
-            if node in noise_nodes or any(
-                not self.independent(node, other) for other in (*roots, *noise_nodes)
+            if (
+                node in self.unmonitored
+                or node in noise_nodes
+                or any(not self.independent(node, other) for other in (*roots, *noise_nodes))
             ):
                 continue
             noise_nodes.append(node)
@@ -294,7 +329,7 @@ class ScenarioGenerator:
         for index, (root, silent, alerting) in enumerate(
             zip(roots, silent_flags, alerting_by_fault, strict=True)
         ):
-            begin = T0 + timedelta(seconds=rng.uniform(0, 300))
+            begin = T0 + timedelta(seconds=rng.uniform(0, prof.spread_s))
             finish = begin + timedelta(minutes=rng.uniform(10, 40))
             late = not silent and len(alerting) > 1 and rng.random() < prof.late_root_share
             symptom_delay = {n: rng.uniform(0, 120) for n in alerting if n != root}

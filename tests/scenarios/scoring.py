@@ -101,11 +101,21 @@ def _pairs(n: int) -> int:
     return n * (n - 1) // 2
 
 
-def run(topology: Topology, scenario: Scenario) -> tuple[list[IncidentRecord], Correlator]:
-    """Every record the engine publishes for one scenario, in order, and the engine after it."""
+def run(topology: Topology, scenario: Scenario) -> tuple[list[IncidentRecord], dict[str, set[str]]]:
+    """Every record the engine publishes for one scenario, in order, and the full alert set of
+    each incident whose record was cut at `max_alerts_per_incident`, read from the engine when
+    that record was published (a resolved incident is forgotten later, so reading the engine
+    only at the end loses the membership of large faults that cleared early)."""
     engine = Correlator(topology, SCORING_SETTINGS, render=build_record)
-    records = [u.record for u in replay_updates(engine, scenario.lines)]
-    return records, engine
+    cap = SCORING_SETTINGS.max_alerts_per_incident
+    records: list[IncidentRecord] = []
+    full: dict[str, set[str]] = {}
+    for update in replay_updates(engine, scenario.lines):
+        record = update.record
+        records.append(record)
+        if len(record.alerts) >= cap and record.id in engine.incidents:
+            full[record.id] = set(engine.incidents[record.id].alerts)
+    return records, full
 
 
 def final(records: Iterable[IncidentRecord]) -> dict[str, IncidentRecord]:
@@ -128,7 +138,7 @@ def _peak(records: Sequence[IncidentRecord], inc_id: str, fps: frozenset[str]) -
 
 
 def score(topology: Topology, scenario: Scenario) -> ScenarioResult:
-    records, engine = run(topology, scenario)
+    records, full = run(topology, scenario)
     incidents = final(records)
     members: dict[str, set[str]] = {}
     owner: dict[str, str] = {}
@@ -136,8 +146,8 @@ def score(topology: Topology, scenario: Scenario) -> ScenarioResult:
     cap = SCORING_SETTINGS.max_alerts_per_incident
     for inc_id in sorted(incidents):
         fps = {a.fingerprint for a in incidents[inc_id].alerts}
-        if len(fps) >= cap and inc_id in engine.incidents:
-            fps = set(engine.incidents[inc_id].alerts)
+        if len(fps) >= cap and inc_id in full:
+            fps = full[inc_id]
         members[inc_id] = fps
         for fp in fps:
             seen[fp] += 1

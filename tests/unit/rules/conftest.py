@@ -9,7 +9,7 @@ import pytest
 
 from correlator.core.model import AlertPhase
 from correlator.core.state import AlertState
-from tests.unit.engine.conftest import ORG, T0
+from tests.unit.engine.conftest import ORG, T0, engine
 from topology import Topology, load_topology
 
 
@@ -46,3 +46,6 @@ def state(
         labels=dict(labels or {}),
         last_seen=started,
     )
+
+
+__all__ = ["engine", "org", "state"]
