@@ -1,12 +1,13 @@
 """Assessment: the incident stages (root cause -> impact -> priority -> assignment), run in the
-order `pipeline.INCIDENT_STAGES` lists. Each reads what the stages before it left in the
+order `INCIDENT_STAGES` (below) lists. Each reads what the stages before it left in the
 incident's `assessment` and adds its own part; each returns True (none ends the run early).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Final, Protocol, TypeVar
 
 from correlator.core.model import IncidentPhase
 from correlator.core.state import AlertState, Incident
@@ -105,3 +106,28 @@ def accrue(inc: Incident, now: datetime) -> None:
         hours = (now - inc.cost_since).total_seconds() / 3600
         inc.cost_accrued += inc.assessment.cost_per_hour * hours
         inc.cost_since = now
+
+
+T_contra = TypeVar("T_contra", contravariant=True)
+
+
+class Stage(Protocol[T_contra]):
+    """One step of the rules pipeline: `(store, item, now) -> bool`; False ends the run."""
+
+    def __call__(self, st: Store, item: T_contra, now: datetime, /) -> bool: ...
+
+
+INCIDENT_STAGES: Final[Sequence[Stage[Incident]]] = (
+    root_cause,
+    blast_radius,
+    prioritise,
+    assign,
+)
+
+
+def run(st: Store, inc: Incident, now: datetime) -> None:
+    """Run `INCIDENT_STAGES` over `inc`."""
+    for stage in INCIDENT_STAGES:
+        if not stage(st, inc, now):
+            break
+    inc.assessed = True

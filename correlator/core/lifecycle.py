@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
-from correlator.core import assess, membership, pipeline, publish, recurrence
+from correlator.core import assess, membership, publish, recurrence
 from correlator.core.keys import alert_key, incident_key
 from correlator.core.model import Change, IncidentPhase
 from correlator.core.state import AlertState, Incident
@@ -122,7 +122,7 @@ def open_incident(st: Store, state: AlertState, now: datetime) -> Incident:
 def merge(st: Store, absorbed: Incident, survivor: Incident, now: datetime) -> None:
     """`absorbed` publishes its last version (status merged) and its alerts join `survivor`."""
     # Always re-assessed: a restored engine holds no assessment to reuse, and must say the same.
-    pipeline.assess(st, absorbed, now)
+    assess.run(st, absorbed, now)
     _move(absorbed, Event.MERGE)
     absorbed.merged_into = survivor.id
     touched = st.touched.pop(absorbed.id, set())

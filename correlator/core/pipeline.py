@@ -18,23 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Final, Protocol, TypeVar
+from typing import Final
 
-from correlator.core import assess as assessment
 from correlator.core import lifecycle, membership
+from correlator.core.assess import INCIDENT_STAGES, Stage
 from correlator.core.keys import alert_key, incident_key
 from correlator.core.model import Change, IncidentPhase
-from correlator.core.state import AlertState, Incident
+from correlator.core.state import AlertState
 from correlator.core.store import Store
 from correlator.core.timers import timers_for
 from correlator.rules.mapping import unmapped_key
 from correlator.rules.suppression import muted_by
-
-T_contra = TypeVar("T_contra", contravariant=True)
-
-
-class Stage(Protocol[T_contra]):
-    def __call__(self, st: Store, item: T_contra, now: datetime, /) -> bool: ...
 
 
 def suppression(st: Store, state: AlertState, now: datetime) -> bool:
@@ -101,12 +95,8 @@ def _join_related(st: Store, state: AlertState, node: str, now: datetime) -> Non
 
 ALERT_STAGES: Final[Sequence[Stage[AlertState]]] = (suppression, grouping)
 
-INCIDENT_STAGES: Final[Sequence[Stage[Incident]]] = (
-    assessment.root_cause,
-    assessment.blast_radius,
-    assessment.prioritise,
-    assessment.assign,
-)
+#: Re-exported so the whole order reads in one place; defined beside the stages it lists.
+__all__ = ["ALERT_STAGES", "INCIDENT_STAGES", "admit"]
 
 
 def admit(st: Store, state: AlertState, now: datetime) -> None:
@@ -124,11 +114,3 @@ def admit(st: Store, state: AlertState, now: datetime) -> None:
     for stage in ALERT_STAGES:
         if not stage(st, state, now):
             return
-
-
-def assess(st: Store, inc: Incident, now: datetime) -> None:
-    """Run `INCIDENT_STAGES` over `inc`."""
-    for stage in INCIDENT_STAGES:
-        if not stage(st, inc, now):
-            break
-    inc.assessed = True

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Final
 
-from correlator.core import pipeline, recurrence
+from correlator.core import assess, recurrence
 from correlator.core.keys import incident_key
 from correlator.core.model import (
     IMMEDIATE_CHANGES,
@@ -141,7 +141,7 @@ def publish(st: Store, now: datetime) -> list[IncidentUpdate]:
             del st.touched[inc_id]
             continue
         if not inc.assessed:
-            pipeline.assess(st, inc, now)
+            assess.run(st, inc, now)
         touched = st.touched.pop(inc.id, set())
         waiting = bool(inc.pending)  # then its COALESCE timer is scheduled already
         inc.pending.update(c.value for c in touched)

@@ -12,7 +12,8 @@ import pytest
 from correlator.demo.broker import free_port
 from correlator.worker.config import WorkerConfig, load_config
 from correlator.worker.kafka.client import KafkaRecordProducer, KafkaTopicAdmin
-from correlator.worker.kafka.confluent import ConfluentRecordProducer, client_config
+from correlator.worker.kafka.confluent import ConfluentRecordProducer
+from correlator.worker.kafka.confluent_config import client_config
 from correlator.worker.kafka.confluent_consumer import ConfluentGroupConsumer
 from correlator.worker.kafka.tools import TopicTail
 from correlator.worker.output import H_DLQ_CODE, H_DLQ_OFFSET, H_DLQ_REASON, H_DLQ_TOPIC

@@ -41,6 +41,7 @@ from correlator.worker.kafka.client import (
     KafkaClients,
     KafkaTopicAdmin,
 )
+from correlator.worker.kafka.confluent_config import client_config, log_error
 from correlator.worker.ports import Headers, ProduceError, RecordRejectedError
 
 if TYPE_CHECKING:
@@ -58,48 +59,6 @@ MAX_BLOCK_S = 30.0
 CLOSE_TIMEOUT_S = 10.0
 
 
-def client_config(config: WorkerConfig) -> dict[str, Any]:
-    """librdkafka properties every confluent-kafka client gets: bootstrap, identity, security,
-    timeouts (the `kafka.*` settings under librdkafka's names)."""
-    k = config.kafka
-    conf: dict[str, Any] = {
-        "bootstrap.servers": config.bootstrap_servers,
-        "client.id": k.client_id,
-        "security.protocol": k.security_protocol.lower(),
-        # A network request unanswered this long is failed and retried (kafka-python's
-        # request_timeout_ms).
-        "socket.timeout.ms": k.request_timeout_ms,
-        # Give up reconnecting quickly per attempt but keep trying: a broker restart takes
-        # seconds, and the loop's liveness check catches a cluster that never comes back.
-        "reconnect.backoff.max.ms": 5_000,
-        # librdkafka's own log lines go through Python logging (served by poll/flush), so
-        # they get the worker's format and level instead of raw lines on stderr.
-        "logger": logging.getLogger("correlator.librdkafka"),
-    }
-    if k.sasl_mechanism:
-        conf["sasl.mechanism"] = k.sasl_mechanism
-        if k.sasl_plain_username is not None:
-            conf["sasl.username"] = k.sasl_plain_username
-        if k.sasl_plain_password is not None:
-            conf["sasl.password"] = k.sasl_plain_password.get_secret_value()
-        if k.sasl_mechanism.upper() == "GSSAPI":
-            conf["sasl.kerberos.service.name"] = k.sasl_kerberos_service_name
-        # OAUTHBEARER: give `sasl.oauthbearer.*` (or `oauth_cb`) in kafka.librdkafka_options.
-    if k.security_protocol in ("SSL", "SASL_SSL"):
-        # No CA file: kafka-python trusts the system's CAs; librdkafka's bundled OpenSSL must
-        # be told to look for them ("probe" searches the usual locations).
-        conf["ssl.ca.location"] = k.ssl_cafile or "probe"
-        if k.ssl_certfile:
-            conf["ssl.certificate.location"] = k.ssl_certfile
-        if k.ssl_keyfile:
-            conf["ssl.key.location"] = k.ssl_keyfile
-        if k.ssl_password is not None:
-            conf["ssl.key.password"] = k.ssl_password.get_secret_value()
-        conf["ssl.endpoint.identification.algorithm"] = "https" if k.ssl_check_hostname else "none"
-    conf.update(k.librdkafka_options)
-    return conf
-
-
 #: Errors about one record, not the broker: reported as `RecordRejectedError` (see `ports`).
 _RECORD_ERRORS = frozenset(
     {
@@ -110,15 +69,6 @@ _RECORD_ERRORS = frozenset(
         confluent_kafka.KafkaError.INVALID_RECORD,
     }
 )
-
-
-def _log_error(err: confluent_kafka.KafkaError) -> None:
-    """librdkafka's error callback (served by poll/flush): mostly transient connection
-    trouble it retries by itself; a fatal error also fails every later send and flush."""
-    if err.fatal():
-        log.error("kafka producer: fatal error: %s", err.str())
-    else:
-        log.warning("kafka producer: %s", err.str())
 
 
 class ConfluentRecordProducer:
@@ -167,7 +117,7 @@ class ConfluentRecordProducer:
                 # Delivery reports for failures only: no Python callback per good record.
                 "delivery.report.only.error": True,
                 "on_delivery": self._on_delivery,
-                "error_cb": _log_error,
+                "error_cb": log_error,
             }
         )
         conf.update(k.librdkafka_options)
@@ -258,7 +208,7 @@ class ConfluentClients:
         return self._kafka.admin()
 
     def consumer(self, topics: Sequence[str]) -> ConfluentGroupConsumer:
-        # Imported here: that module builds on `client_config` above.
+        # Imported here: confluent-kafka's consumer is only built when asked for.
         from correlator.worker.kafka.confluent_consumer import (  # noqa: PLC0415
             ConfluentGroupConsumer,
         )

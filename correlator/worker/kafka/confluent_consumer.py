@@ -18,7 +18,7 @@ import confluent_kafka
 import orjson
 
 from correlator.worker.config import WorkerConfig
-from correlator.worker.kafka.confluent import _log_error, client_config
+from correlator.worker.kafka.confluent_config import client_config, log_error
 from correlator.worker.ports import TP, CommitFailedError, Message, RebalanceEvents
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class ConfluentGroupConsumer:
                 "allow.auto.create.topics": False,
                 "enable.partition.eof": False,
                 "on_commit": _commit_done,
-                "error_cb": _log_error,
+                "error_cb": log_error,
                 # librdkafka's statistics are the one place it says whether a broker connection
                 # is up; every 5 s is cheap (one small JSON parse) and fine for /readyz.
                 "statistics.interval.ms": 5_000,
