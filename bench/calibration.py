@@ -37,6 +37,7 @@ from correlator.core.settings import EngineSettings  # noqa: E402
 from correlator.replay import replay_updates  # noqa: E402
 from correlator.rules import calibration, rootcause  # noqa: E402
 from correlator.rules.calibration import Calibration, Features  # noqa: E402
+from correlator.wire.render.record import build_record  # noqa: E402
 from tests.scenarios.batches import (  # noqa: E402
     HELD_OUT_FIRST_SEED,
     HELD_OUT_TOPOLOGY_SEED,
@@ -154,7 +155,7 @@ def _samples(topo: Topology, scenario: Scenario, shape: str) -> list[Sample]:
 
     rootcause.rank = spy  # type: ignore[assignment]
     try:
-        engine = Correlator(topo, EngineSettings())
+        engine = Correlator(topo, EngineSettings(), render=build_record)
         records = [u.record for u in replay_updates(engine, scenario.lines)]
     finally:
         rootcause.rank = original  # type: ignore[assignment]
