@@ -146,8 +146,9 @@ def _samples(topo: Topology, scenario: Scenario, shape: str) -> list[Sample]:
     original = rootcause.rank
 
     def spy(*args: Any, **kwargs: Any) -> rootcause.Ranking:
-        ranking = original(*args, **kwargs)
-        alerts = args[2]
+        # The engine hands `rank` its members lazily; read them once here and pass them on.
+        alerts = list(args[2])
+        ranking = original(*args[:2], alerts, *args[3:], **kwargs)
         owner = next((a.incident_id for a in alerts if a.incident_id), None)
         if owner is not None and ranking.features is not None:
             captured[owner] = ranking.features
