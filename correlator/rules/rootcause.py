@@ -180,7 +180,9 @@ def _candidate(
     graph: Topology, node: str, confidence: float, reason: str, *, silent: bool = False
 ) -> Candidate:
     info = graph.nodes[node]
-    return Candidate(
+    # Valid by construction (a clamped confidence, strings from the topology): validating
+    # each of a storm's candidates on every update cost more than ranking them.
+    return Candidate.model_construct(
         node=node,
         name=info.name,
         kind=info.kind,
@@ -192,7 +194,17 @@ def _candidate(
 
 
 def _promote(candidate: Candidate, others: list[Candidate]) -> RootCause:
-    return RootCause(**candidate.model_dump(), candidates=others)
+    return RootCause.model_construct(
+        node=candidate.node,
+        name=candidate.name,
+        kind=candidate.kind,
+        confidence=candidate.confidence,
+        reason=candidate.reason,
+        silent=candidate.silent,
+        alerting=candidate.alerting,
+        confidence_label=candidate.confidence_label,
+        candidates=others,
+    )
 
 
 def rank_unmapped(alerts: Iterable[AlertState], key: str | None) -> Ranking:
