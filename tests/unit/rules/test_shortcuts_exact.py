@@ -12,7 +12,7 @@ import pytest
 from correlator.core.model import Candidate, RootCause
 from correlator.core.settings import GroupingSettings
 from correlator.rules.grouping import GroupingIndex
-from correlator.rules.rootcause import _candidate, _promote
+from correlator.rules.verdict import _candidate, _promote
 from tests.support.topology_generator import generate_topology
 from tests.unit.engine.conftest import T0
 from topology import Topology
