@@ -132,6 +132,16 @@ def _specific_first(index: CauseIndex, pool: list[tuple[str, int]]) -> list[tupl
     return pool
 
 
+def _leading(pool: tuple[tuple[str, int], ...], wanted: int = 8) -> list[tuple[str, int]]:
+    """The part of the quiet-cause pool that ranking can reach: `rank` weighs the first `wanted`
+    in order, and `_specific_first` may swap in one that ties with them on count, so whatever
+    covers fewer members than the `wanted`-th best is never read (and needs no blast radius)."""
+    if len(pool) <= wanted:
+        return list(pool)
+    threshold = sorted((count for _, count in pool), reverse=True)[wanted - 1]
+    return [item for item in pool if item[1] >= threshold]
+
+
 def _severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
 
@@ -238,7 +248,7 @@ def _rank(
         return (-len(explains[node]), severity[node], crit, first[node], node)
 
     unexplained.sort(key=strength)
-    pool = sorted(eligible, key=lambda item: (-item[1], index.blast(item[0]), item[0]))
+    pool = sorted(_leading(eligible), key=lambda item: (-item[1], index.blast(item[0]), item[0]))
     pool = _specific_first(index, pool)
     silent_ranked: list[tuple[str, list[str], Evidence]] = []
     rejected: tuple[str, Evidence] | None = None
@@ -333,7 +343,12 @@ def _rank(
             ranked.append(_candidate(graph, best, 0.0, reason))
             root_nodes = (best, *sorted(n for n in unexplained if n != best))
 
+    # Candidates past the first MAX_CANDIDATES + 1 are cut below: none is built (a storm can
+    # leave hundreds of members unexplained).
+    full = MAX_CANDIDATES + 1
     for node in unexplained:
+        if len(ranked) >= full:
+            break
         if node == ranked[0].node:
             continue
         share = len(explains[node]) / others if others else 0.0
@@ -348,6 +363,8 @@ def _rank(
             )
         )
     for cause, covered, evidence in silent_ranked[:2]:
+        if len(ranked) >= full:
+            break
         if cause == ranked[0].node:
             continue
         weights.append(0.15 + 0.05 * len(covered))
@@ -362,8 +379,10 @@ def _rank(
             )
         )
     for node in members:
-        if node in explained and len(ranked) < MAX_CANDIDATES + 1:
+        if len(ranked) >= full:
+            break
+        if node in explained:
             weights.append(0.05)
             ranked.append(_symptom(graph, node))
-    ranked = ranked[: MAX_CANDIDATES + 1]
+    ranked = ranked[:full]
     return _finish(ranked, weights[: len(ranked) - 1], root_nodes, features)
