@@ -36,12 +36,17 @@ from topology.matching import SelectorIndex
 from topology.nodes import LINK, Affected, NodeClasses, NodeInfo
 from topology.schema import Defaults, Link, Site, SourcedDocument, Team, TopologyDocument, User
 from topology.validate import validate
-from topology.walk import critical_causes, distances, down_vertices
+from topology.walk import CriticalMemo, critical_causes, distances, down_vertices
 from topology.wan import SiteNetwork
 
 CACHE_SIZE = 4096
 """Entries per query cache. An incident storm touches a few hundred distinct failure sets; 4096
 keeps them all while bounding memory on a 100k-node graph (a down set can hold thousands)."""
+
+
+CRITICAL_MEMO_ENTRIES = 1_000_000
+"""Node ids kept in the shared critical sets behind `causes` (about 57 MB at most; a 10k-node
+graph needs about half of it to hold every vertex's set)."""
 
 
 class Topology:
@@ -52,6 +57,7 @@ class Topology:
         "_by_name",
         "_causes_cache",
         "_classes",
+        "_critical",
         "_domains",
         "_down_cache",
         "_effects_cache",
@@ -94,6 +100,7 @@ class Topology:
     _impact_cache: LruCache[frozenset[str], Affected]
     _causes_cache: LruCache[tuple[str, int], Mapping[str, int]]
     _effects_cache: LruCache[tuple[str, int], Mapping[str, int]]
+    _critical: CriticalMemo
 
     def __init__(self, documents: Sequence[SourcedDocument]) -> None:
         problems = validate(documents)
@@ -193,6 +200,7 @@ class Topology:
         put("_impact_cache", LruCache[frozenset[str], Affected](CACHE_SIZE))
         put("_causes_cache", LruCache[tuple[str, int], Mapping[str, int]](CACHE_SIZE))
         put("_effects_cache", LruCache[tuple[str, int], Mapping[str, int]](CACHE_SIZE))
+        put("_critical", CriticalMemo(CRITICAL_MEMO_ENTRIES))
 
     @classmethod
     def from_document(cls, document: TopologyDocument, source: str = "<memory>") -> Topology:
@@ -353,7 +361,9 @@ class Topology:
         if not distance:
             return MappingProxyType({})
         candidates = frozenset(distance)
-        critical = critical_causes(self._graph, graph.node_vertices[node], candidates)
+        critical = critical_causes(
+            self._graph, graph.node_vertices[node], candidates, self._critical
+        )
         found = sorted(critical, key=lambda c: (distance[c], graph.node_ids[c]))
         return MappingProxyType({graph.node_ids[c]: distance[c] for c in found})
 

@@ -49,15 +49,40 @@ def down_vertices(graph: CompiledGraph, failed: Iterable[int]) -> set[int]:
     return down
 
 
+class CriticalMemo:
+    """Uncut critical sets (every node whose single failure takes the vertex down), shared by
+    the queries of one topology. Cutting a set to a query's candidates after the fact gives the
+    set the cut walk finds (the cut is an intersection, and it commutes with the unions and the
+    per-node counts), so one walk of a vertex serves every later query whose cone holds it:
+    without it, each node's first `causes` query walked its whole cone again.
+
+    Bounded by `limit` stored entries (about 57 bytes each): past it, walks keep their sets to
+    themselves. Entries are never removed, so a query on another thread never misses one it
+    was about to read."""
+
+    __slots__ = ("entries", "limit", "sets")
+
+    def __init__(self, limit: int) -> None:
+        self.sets: dict[int, frozenset[int]] = {}
+        self.entries = 0
+        self.limit = limit
+
+
 def critical_causes(
-    graph: CompiledGraph, starts: Sequence[int], candidates: frozenset[int]
+    graph: CompiledGraph,
+    starts: Sequence[int],
+    candidates: frozenset[int],
+    memo: CriticalMemo | None = None,
 ) -> set[int]:
     """The candidates whose single failure takes down any of `starts`.
 
     critical(v) = {v's node} ∪ critical(plain deps) ∪ for each group, the nodes that take
     down more members than the group can spare. Exact for single failures, and each set is
     cut down to `candidates`, so the sets stay small however deep the graph below is.
+    With `memo`, the sets are kept whole and shared (see `CriticalMemo`) and cut at the end.
     """
+    if memo is not None:
+        return _memo_critical(graph, starts, memo) & candidates
     vertex_node, plain, groups, down_edges = (
         graph.vertex_node,
         graph.plain,
@@ -92,6 +117,55 @@ def critical_causes(
     result: set[int] = set()
     for v in starts:
         result |= critical[v]
+    return result
+
+
+def _memo_critical(graph: CompiledGraph, starts: Sequence[int], memo: CriticalMemo) -> set[int]:
+    """The union of the uncut critical sets of `starts`, walking only what `memo` lacks."""
+    vertex_node, plain, groups, down_edges = (
+        graph.vertex_node,
+        graph.plain,
+        graph.groups,
+        graph.down_edges,
+    )
+    known = memo.sets
+    fresh: dict[int, frozenset[int]] = {}
+
+    def lookup(v: int) -> frozenset[int]:
+        found = known.get(v)
+        return fresh[v] if found is None else found
+
+    stack: list[tuple[int, bool]] = [(v, False) for v in starts]
+    while stack:
+        v, expanded = stack.pop()
+        if v in known or v in fresh:
+            continue
+        if not expanded:
+            stack.append((v, True))
+            stack.extend((u, False) for u in down_edges[v] if u not in known and u not in fresh)
+            continue
+        found: set[int] = set()
+        node = vertex_node[v]
+        if node != SYNTHETIC:
+            found.add(node)
+        for u in plain[v]:
+            found |= lookup(u)
+        for members, minimum in groups[v]:
+            spare = len(members) - minimum
+            hits: Counter[int] = Counter()
+            for member in members:
+                member_critical: set[int] = set()
+                for u in member:
+                    member_critical |= lookup(u)
+                hits.update(member_critical)
+            found.update(c for c, count in hits.items() if count > spare)
+        fresh[v] = frozenset(found) if found else _EMPTY
+    result: set[int] = set()
+    for v in starts:
+        result |= lookup(v)
+    if fresh and memo.entries < memo.limit:
+        memo.entries += sum(len(found) for found in fresh.values())
+        known.update(fresh)
     return result
 
 

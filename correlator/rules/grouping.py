@@ -23,7 +23,7 @@ An alert related to several open incidents merges them into the oldest.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from correlator.core.settings import GroupingSettings
@@ -164,6 +164,8 @@ class GroupingIndex:
         if cause in self.firing_nodes:
             return False
         under = self.alerting_under.get(cause, 0)
+        if under < 2:
+            return False  # never credible (see `Evidence.credible_silent`): skip the blast walk
         coverage = self.settings.silent_min_coverage
         if not Evidence(self.blast(cause), under).credible_silent(coverage):
             return False  # cheap test first; the exact count below walks the dependents
@@ -211,17 +213,25 @@ class GroupingIndex:
         below = self.graph.effects(cause, self._hops)
         firing = self.firing_nodes
         onset = self.onset
+        # Walk the smaller side: a storm's firing set can be far smaller than a blast radius,
+        # and a quiet estate's far larger. The count does not depend on the order.
+        if len(firing) < len(below):
+            nodes: Iterable[str] = (node for node in firing if node in below)
+        else:
+            nodes = (node for node in below if node in firing)
+        firing_keys = firing.keys()
         count = 0
-        for node in below:
-            if node == cause or node not in firing:
+        for node in nodes:
+            if node == cause:
                 continue
             if at is not None:
                 started = onset.get(node)
                 if started is not None and abs(started - at) > ONSET_WINDOW:
                     continue
-            if not any(
-                other in firing and other != cause and other not in below
-                for other in self.causes(node)
+            causes = self.causes(node)
+            # Most nodes have no active cause at all: one C-level test settles them.
+            if firing_keys.isdisjoint(causes) or not any(
+                other in firing and other != cause and other not in below for other in causes
             ):
                 count += 1
         return count

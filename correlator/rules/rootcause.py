@@ -22,10 +22,17 @@ from math import log1p
 
 from correlator.core.model import SEVERITIES, Candidate, RootCause
 from correlator.core.state import AlertState
-from correlator.rules import calibration
 from correlator.rules.calibration import Features
 from correlator.rules.evidence import ONSET_WINDOW, Evidence, onset_spread
 from correlator.rules.structure import CauseIndex, Structure
+from correlator.rules.verdict import (
+    Ranking,
+    _candidate,
+    _finish,
+    _minutes,
+    _names,
+    _symptom,
+)
 from topology import Topology
 
 __all__ = ["CauseIndex", "Ranking", "Structure", "rank", "rank_unmapped"]
@@ -35,13 +42,11 @@ _CRITICALITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
 @dataclass(frozen=True, slots=True)
-class Ranking:
-    root: RootCause | None
-    candidates: list[Candidate]
-    root_nodes: tuple[str, ...]
-    """The nodes whose failure the impact is computed from."""
-    features: Features | None = None
-    """The evidence behind the top candidate (None when unmapped)."""
+class _Memo:
+    """What the last `rank` of one incident read, and what it said (kept on its `Structure`)."""
+
+    key: tuple[object, ...]
+    ranking: Ranking
 
 
 def _single_root(
@@ -127,72 +132,18 @@ def _specific_first(index: CauseIndex, pool: list[tuple[str, int]]) -> list[tupl
     return pool
 
 
-def _minutes(evidence: Evidence) -> float:
-    return min(30.0, evidence.onset_spread.total_seconds() / 60)
-
-
-def _finish(
-    ranked: list[Candidate],
-    weights: list[float],
-    root_nodes: tuple[str, ...],
-    features: Features,
-) -> Ranking:
-    """Calibrated confidence for the top candidate; the others share the rest by `weights`."""
-    top = round(calibration.shipped().confidence(features), 3)
-    rest = calibration.share_out(top, weights)
-    ranked = [
-        ranked[0].model_copy(
-            update={"confidence": top, "confidence_label": calibration.label_of(top)}
-        )
-    ] + [
-        c.model_copy(update={"confidence": w, "confidence_label": calibration.label_of(w)})
-        for c, w in zip(ranked[1:], rest, strict=True)
-    ]
-    return Ranking(
-        root=_promote(ranked[0], ranked[1:]),
-        candidates=ranked[1:],
-        root_nodes=root_nodes,
-        features=features,
-    )
-
-
-def _symptom(graph: Topology, node: str) -> Candidate:
-    return _candidate(
-        graph,
-        node,
-        0.05,
-        f"{graph.nodes[node].name} is alerting, but a failure below it explains that.",
-    )
+def _leading(pool: tuple[tuple[str, int], ...], wanted: int = 8) -> list[tuple[str, int]]:
+    """The part of the quiet-cause pool that ranking can reach: `rank` weighs the first `wanted`
+    in order, and `_specific_first` may swap in one that ties with them on count, so whatever
+    covers fewer members than the `wanted`-th best is never read (and needs no blast radius)."""
+    if len(pool) <= wanted:
+        return list(pool)
+    threshold = sorted((count for _, count in pool), reverse=True)[wanted - 1]
+    return [item for item in pool if item[1] >= threshold]
 
 
 def _severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
-
-
-def _names(graph: Topology, nodes: Sequence[str], limit: int = 3) -> str:
-    names = [graph.nodes[n].name for n in nodes[:limit]]  # a storm's list can be long
-    if len(nodes) > limit:
-        return ", ".join(names) + f" and {len(nodes) - limit} more"
-    return ", ".join(names)
-
-
-def _candidate(
-    graph: Topology, node: str, confidence: float, reason: str, *, silent: bool = False
-) -> Candidate:
-    info = graph.nodes[node]
-    return Candidate(
-        node=node,
-        name=info.name,
-        kind=info.kind,
-        confidence=round(min(1.0, max(0.0, confidence)), 3),
-        reason=reason,
-        silent=silent,
-        alerting=not silent,
-    )
-
-
-def _promote(candidate: Candidate, others: list[Candidate]) -> RootCause:
-    return RootCause(**candidate.model_dump(), candidates=others)
 
 
 def rank_unmapped(alerts: Iterable[AlertState], key: str | None) -> Ranking:
@@ -225,6 +176,42 @@ def rank(
                 structure.add(alert.node, index)
     if not structure.members:
         return rank_unmapped(alerts, unmapped_key)
+    # Most updates of an incident change nothing the ranking reads (an alert on an explained
+    # node, a resolution, a re-send): the verdict is a function of the structure, of the
+    # unexplained nodes' alerts (start, severity), and of which quiet causes are firing, so
+    # when those are as last time the last verdict is returned as it stands.
+    firing = index.firing_nodes
+    eligible = (
+        ()
+        if len(structure.roots) == 1
+        else tuple(
+            (cause, count)
+            for cause, count in structure.below_unexplained.items()
+            if count > 1 and cause not in firing
+        )
+    )
+    key: tuple[object, ...] = (
+        graph,
+        index,
+        structure.version,
+        tuple((a.node, a.starts_at, a.severity) for a in alerts),
+        eligible,
+    )
+    memo = structure.last_ranking
+    if isinstance(memo, _Memo) and memo.key == key:
+        return memo.ranking
+    ranking = _rank(graph, index, alerts, structure, eligible)
+    structure.last_ranking = _Memo(key, ranking)
+    return ranking
+
+
+def _rank(
+    graph: Topology,
+    index: CauseIndex,
+    alerts: list[AlertState],
+    structure: Structure,
+    eligible: tuple[tuple[str, int], ...],
+) -> Ranking:
     members = structure.sorted_members
     explains = structure.explains
     explained = structure.explained
@@ -261,15 +248,7 @@ def rank(
         return (-len(explains[node]), severity[node], crit, first[node], node)
 
     unexplained.sort(key=strength)
-    firing = index.firing_nodes
-    pool = sorted(
-        (
-            (cause, count)
-            for cause, count in structure.below_unexplained.items()
-            if count > 1 and cause not in firing
-        ),
-        key=lambda item: (-item[1], index.blast(item[0]), item[0]),
-    )
+    pool = sorted(_leading(eligible), key=lambda item: (-item[1], index.blast(item[0]), item[0]))
     pool = _specific_first(index, pool)
     silent_ranked: list[tuple[str, list[str], Evidence]] = []
     rejected: tuple[str, Evidence] | None = None
@@ -364,7 +343,12 @@ def rank(
             ranked.append(_candidate(graph, best, 0.0, reason))
             root_nodes = (best, *sorted(n for n in unexplained if n != best))
 
+    # Candidates past the first MAX_CANDIDATES + 1 are cut below: none is built (a storm can
+    # leave hundreds of members unexplained).
+    full = MAX_CANDIDATES + 1
     for node in unexplained:
+        if len(ranked) >= full:
+            break
         if node == ranked[0].node:
             continue
         share = len(explains[node]) / others if others else 0.0
@@ -379,6 +363,8 @@ def rank(
             )
         )
     for cause, covered, evidence in silent_ranked[:2]:
+        if len(ranked) >= full:
+            break
         if cause == ranked[0].node:
             continue
         weights.append(0.15 + 0.05 * len(covered))
@@ -393,8 +379,10 @@ def rank(
             )
         )
     for node in members:
-        if node in explained and len(ranked) < MAX_CANDIDATES + 1:
+        if len(ranked) >= full:
+            break
+        if node in explained:
             weights.append(0.05)
             ranked.append(_symptom(graph, node))
-    ranked = ranked[: MAX_CANDIDATES + 1]
+    ranked = ranked[:full]
     return _finish(ranked, weights[: len(ranked) - 1], root_nodes, features)

@@ -28,9 +28,11 @@ class Structure:
         "below_unexplained",
         "explained",
         "explains",
+        "last_ranking",
         "members",
         "roots",
         "sorted_members",
+        "version",
     )
 
     def __init__(self) -> None:
@@ -45,6 +47,10 @@ class Structure:
         """non-member cause -> how many of `below` nothing among the members explains"""
         self.roots: set[str] = set()
         """members that no other member explains"""
+        self.version = 0
+        """bumped by every `add` that changes the structure"""
+        self.last_ranking: object | None = None
+        """`rootcause.rank`'s memo: its inputs and verdict the last time (see there)"""
 
     @property
     def unexplained(self) -> list[str]:
@@ -54,6 +60,7 @@ class Structure:
         if node in self.members:
             return
         self.members.add(node)
+        self.version += 1
         insort(self.sorted_members, node)
         under = self.below.pop(node, [])
         self.below_unexplained.pop(node, None)

@@ -61,3 +61,31 @@ def test_unmapped_alerts_are_named_by_their_grouping_label(org: Topology) -> Non
     assert ranking.root.name == "Lag, QueueFull"
     assert "job=billing" in ranking.root.reason
     assert ranking.root_nodes == ()
+
+
+def test_a_repeated_ranking_is_reused_only_while_its_inputs_hold(org: Topology) -> None:
+    """`rank` keeps its last verdict on the structure: returned again when nothing it reads has
+    changed, recomputed (and equal to a ranking from scratch) when something has."""
+    alerts = [state("a", "crm-app"), state("b", "reporting-app")]
+    index, kept = ranked(org, alerts)
+    for a in alerts:
+        assert a.node is not None
+        kept.add(a.node, index)
+    first = rank(org, index, alerts, None, kept)
+    assert first.root is not None and first.root.node == "crm-db" and first.root.silent
+    assert rank(org, index, alerts, None, kept) is first  # nothing changed: the same verdict
+    # The quiet cause starts firing: it is no longer a silent candidate.
+    index.set_active("crm-db", +1)
+    second = rank(org, index, alerts, None, kept)
+    assert second is not first
+    assert second == rank(org, index, alerts, None)
+    assert second.root is not None and second.root.node != "crm-db"  # the next quiet cause
+    # A later, more severe alert on an unexplained node is read too.
+    worse = [*alerts, state("c", "reporting-app", severity="critical", starts=-10 * M)]
+    third = rank(org, index, worse, None, kept)
+    assert third == rank(org, index, worse, None)
+    # A new member changes the structure.
+    grown = [*worse, state("d", "db-host")]
+    index.set_active("db-host", +1)
+    kept.add("db-host", index)
+    assert rank(org, index, grown, None, kept) == rank(org, index, grown, None)
