@@ -24,7 +24,7 @@ from correlator.core.model import SEVERITIES, Candidate, RootCause
 from correlator.core.state import AlertState
 from correlator.rules import calibration
 from correlator.rules.calibration import Features
-from correlator.rules.evidence import ONSET_WINDOW, Evidence, onset_spread
+from correlator.rules.evidence import ONSET_WINDOW, Evidence, agree, count, onset_spread, out_of
 from correlator.rules.structure import CauseIndex, Structure
 from topology import Topology
 
@@ -60,8 +60,8 @@ def _single_root(
     if others:
         reason = (
             f"{graph.nodes[best].name} is alerting while its own dependencies are healthy, "
-            f"and its failure explains {len(explains)} of the {others} other alerting "
-            f"components ({_names(graph, explains)})."
+            f"and its failure explains {out_of(len(explains), others, 'alerting component')} "
+            f"({_names(graph, explains)})."
         )
     else:
         reason = (
@@ -173,7 +173,14 @@ def _names(graph: Topology, nodes: Sequence[str], limit: int = 3) -> str:
     names = [graph.nodes[n].name for n in nodes[:limit]]  # a storm's list can be long
     if len(nodes) > limit:
         return ", ".join(names) + f" and {len(nodes) - limit} more"
-    return ", ".join(names)
+    return " and ".join(names) if len(names) == 2 else ", ".join(names)
+
+
+def _every(n: int) -> str:
+    """All of `n` alerting components, in words."""
+    if n == 1:
+        return "the one alerting component"
+    return "both alerting components" if n == 2 else f"all {n} alerting components"
 
 
 def _candidate(
@@ -295,8 +302,9 @@ def rank(
             1 + len(explains[best]), len(silent_ranked[1][1]) if len(silent_ranked) > 1 else 0
         )
         reason = (
-            f"{graph.nodes[cause].name} raised no alert, but all {len(covered)} alerting "
-            f"components that nothing else explains depend on it ({_names(graph, covered)}); "
+            f"{graph.nodes[cause].name} raised no alert, but "
+            f"{_every(len(covered))} that nothing else explains "
+            f"{agree(len(covered), 'depends', 'depend')} on it ({_names(graph, covered)}); "
             f"{evidence.describe()}."
         )
         features = Features(
@@ -321,8 +329,9 @@ def rank(
             reason = (
                 f"{graph.nodes[cause].name} raised no alert, but {silent_reach} alerting "
                 f"components depend on it ({_names(graph, covered)}), more than any alerting "
-                f"component explains ({evidence.describe()}); {len(rest)} other alerting "
-                f"components are unexplained ({_names(graph, rest)})."
+                f"component explains ({evidence.describe()}); "
+                f"{count(len(rest), 'other alerting component')} "
+                f"{agree(len(rest), 'is', 'are')} unexplained ({_names(graph, rest)})."
             )
             features = Features(
                 silent=1.0,
@@ -340,8 +349,9 @@ def rank(
             share = len(explains[best]) / others if others else 0.0
             reason = (
                 f"{graph.nodes[best].name} is alerting with healthy dependencies and explains "
-                f"{len(explains[best])} of the {others} other alerting components, but "
-                f"{len(unexplained) - 1} other alerting components are unexplained "
+                f"{out_of(len(explains[best]), others, 'alerting component')}, but "
+                f"{count(len(unexplained) - 1, 'other alerting component')} "
+                f"{agree(len(unexplained) - 1, 'is', 'are')} unexplained "
                 f"({_names(graph, unexplained[1:])})."
             )
             if rejected is not None:
@@ -375,7 +385,7 @@ def rank(
                 node,
                 0.0,
                 f"{graph.nodes[node].name} is alerting and none of its dependencies is, but it "
-                f"explains only {len(explains[node])} other alerting components.",
+                f"explains only {count(len(explains[node]), 'other alerting component')}.",
             )
         )
     for cause, covered, evidence in silent_ranked[:2]:
@@ -387,8 +397,9 @@ def rank(
                 graph,
                 cause,
                 0.0,
-                f"{graph.nodes[cause].name} raised no alert but {len(covered)} alerting "
-                f"components depend on it; {evidence.describe()}.",
+                f"{graph.nodes[cause].name} raised no alert but "
+                f"{count(len(covered), 'alerting component')} "
+                f"{agree(len(covered), 'depends', 'depend')} on it; {evidence.describe()}.",
                 silent=True,
             )
         )
