@@ -176,6 +176,12 @@ def _names(graph: Topology, nodes: Sequence[str], limit: int = 3) -> str:
     return " and ".join(names) if len(names) == 2 else ", ".join(names)
 
 
+def _only(n: int) -> str:
+    return (
+        "no other alerting component" if n == 0 else f"only {count(n, 'other alerting component')}"
+    )
+
+
 def _every(n: int) -> str:
     """All of `n` alerting components, in words."""
     if n == 1:
@@ -385,7 +391,7 @@ def rank(
                 node,
                 0.0,
                 f"{graph.nodes[node].name} is alerting and none of its dependencies is, but it "
-                f"explains only {count(len(explains[node]), 'other alerting component')}.",
+                f"explains {_only(len(explains[node]))}.",
             )
         )
     for cause, covered, evidence in silent_ranked[:2]:
