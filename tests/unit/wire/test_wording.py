@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import orjson
 import pytest
 
 from correlator.core.engine import Correlator
 from correlator.core.model import Alert, IncidentRecord
 from correlator.core.settings import EngineSettings
 from correlator.demo import run_demo
+from correlator.desk.view import DeskRecord
 from correlator.rules.evidence import count, out_of
 from correlator.wire.render.record import build_record
 from correlator.wire.render.text import (
@@ -131,3 +133,19 @@ def test_demo_story_reads_right(capsys: pytest.CaptureFixture[str]) -> None:
         assert "impact 1" not in block and "lost productivity" not in block
     assert "explains both other alerting components (CRM web server 1 and CRM web server 2)" in out
     assert "Services unavailable for the Dallas office: CRM" in out  # the WAN outage
+
+
+def test_the_desk_takes_the_engines_verdict(org: Topology) -> None:
+    """A warning that cleared (hold-down running) is still a risk, not an outage: the desk's
+    head counts and costs read the record's own `at_risk` rather than guessing from alerts."""
+    records = _run(
+        org,
+        alert("w", "crm-db", 0 * M, severity="warning"),
+        alert("w", "crm-db", 5 * M, status="resolved", severity="warning"),
+    )
+    last = records[-1]
+    assert last.status == "open" and last.alerts_firing == 0 and last.at_risk
+    assert DeskRecord.model_validate_json(last.to_json()).at_risk
+    older = orjson.loads(last.to_json())
+    del older["at_risk"]  # a record from before the flag: the desk's own reading applies
+    assert not DeskRecord.model_validate(older).at_risk
