@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from correlator.rules.wording import agree, count
+
 #: How far apart the first alerts of one failure's dependents may start: a few scrape intervals
 #: plus an alert rule's `for:` duration. Wider spreads weigh against a common silent cause.
 ONSET_WINDOW = timedelta(minutes=5)
@@ -65,28 +67,6 @@ class Evidence:
             minutes = self.onset_spread.total_seconds() / 60
             text += f", and their alerts started {minutes:.0f} minutes apart"
         return text
-
-
-def agree(n: int, one: str, many: str) -> str:
-    """The word that agrees with a count: reasons are read out, "1 components" is not."""
-    return one if n == 1 else many
-
-
-def count(n: int, noun: str) -> str:
-    """`1 alerting component`, `2 alerting components`, `no alerting component`."""
-    return f"no {noun}" if n == 0 else f"{n} {noun}{agree(n, '', 's')}"
-
-
-def out_of(n: int, of: int, noun: str) -> str:
-    """`n` of `of` others in words: "the other alerting component", "both other alerting
-    components", "all 5 other ...", "2 of the 5 other ..." (never "1 of the 1")."""
-    if n == of == 1:
-        return f"the other {noun}"
-    if n == of == 2:
-        return f"both other {noun}s"
-    if n == of:
-        return f"all {of} other {noun}s"
-    return f"{n} of the {of} other {noun}{agree(of, '', 's')}"
 
 
 def onset_spread(onsets: list[datetime]) -> timedelta:

@@ -24,8 +24,9 @@ from correlator.core.model import SEVERITIES, Candidate, RootCause
 from correlator.core.state import AlertState
 from correlator.rules import calibration
 from correlator.rules.calibration import Features
-from correlator.rules.evidence import ONSET_WINDOW, Evidence, agree, count, onset_spread, out_of
+from correlator.rules.evidence import ONSET_WINDOW, Evidence, onset_spread
 from correlator.rules.structure import CauseIndex, Structure
+from correlator.rules.wording import all_unexplained_depend, depend, only_others, others_are, out_of
 from topology import Topology
 
 __all__ = ["CauseIndex", "Ranking", "Structure", "rank", "rank_unmapped"]
@@ -60,8 +61,7 @@ def _single_root(
     if others:
         reason = (
             f"{graph.nodes[best].name} is alerting while its own dependencies are healthy, "
-            f"and its failure explains {out_of(len(explains), others, 'alerting component')} "
-            f"({_names(graph, explains)})."
+            f"and its failure explains {out_of(len(explains), others)} ({_names(graph, explains)})."
         )
     else:
         reason = (
@@ -174,19 +174,6 @@ def _names(graph: Topology, nodes: Sequence[str], limit: int = 3) -> str:
     if len(nodes) > limit:
         return ", ".join(names) + f" and {len(nodes) - limit} more"
     return " and ".join(names) if len(names) == 2 else ", ".join(names)
-
-
-def _only(n: int) -> str:
-    return (
-        "no other alerting component" if n == 0 else f"only {count(n, 'other alerting component')}"
-    )
-
-
-def _every(n: int) -> str:
-    """All of `n` alerting components, in words."""
-    if n == 1:
-        return "the one alerting component"
-    return "both alerting components" if n == 2 else f"all {n} alerting components"
 
 
 def _candidate(
@@ -309,8 +296,7 @@ def rank(
         )
         reason = (
             f"{graph.nodes[cause].name} raised no alert, but "
-            f"{_every(len(covered))} that nothing else explains "
-            f"{agree(len(covered), 'depends', 'depend')} on it ({_names(graph, covered)}); "
+            f"{all_unexplained_depend(len(covered))} on it ({_names(graph, covered)}); "
             f"{evidence.describe()}."
         )
         features = Features(
@@ -335,9 +321,8 @@ def rank(
             reason = (
                 f"{graph.nodes[cause].name} raised no alert, but {silent_reach} alerting "
                 f"components depend on it ({_names(graph, covered)}), more than any alerting "
-                f"component explains ({evidence.describe()}); "
-                f"{count(len(rest), 'other alerting component')} "
-                f"{agree(len(rest), 'is', 'are')} unexplained ({_names(graph, rest)})."
+                f"component explains ({evidence.describe()}); {others_are(len(rest))} unexplained "
+                f"({_names(graph, rest)})."
             )
             features = Features(
                 silent=1.0,
@@ -355,9 +340,8 @@ def rank(
             share = len(explains[best]) / others if others else 0.0
             reason = (
                 f"{graph.nodes[best].name} is alerting with healthy dependencies and explains "
-                f"{out_of(len(explains[best]), others, 'alerting component')}, but "
-                f"{count(len(unexplained) - 1, 'other alerting component')} "
-                f"{agree(len(unexplained) - 1, 'is', 'are')} unexplained "
+                f"{out_of(len(explains[best]), others)}, but "
+                f"{others_are(len(unexplained) - 1)} unexplained "
                 f"({_names(graph, unexplained[1:])})."
             )
             if rejected is not None:
@@ -391,7 +375,7 @@ def rank(
                 node,
                 0.0,
                 f"{graph.nodes[node].name} is alerting and none of its dependencies is, but it "
-                f"explains {_only(len(explains[node]))}.",
+                f"explains {only_others(len(explains[node]))}.",
             )
         )
     for cause, covered, evidence in silent_ranked[:2]:
@@ -403,9 +387,8 @@ def rank(
                 graph,
                 cause,
                 0.0,
-                f"{graph.nodes[cause].name} raised no alert but "
-                f"{count(len(covered), 'alerting component')} "
-                f"{agree(len(covered), 'depends', 'depend')} on it; {evidence.describe()}.",
+                f"{graph.nodes[cause].name} raised no alert but {depend(len(covered))} on it; "
+                f"{evidence.describe()}.",
                 silent=True,
             )
         )

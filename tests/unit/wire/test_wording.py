@@ -14,7 +14,7 @@ from correlator.core.model import Alert, IncidentRecord
 from correlator.core.settings import EngineSettings
 from correlator.demo import run_demo
 from correlator.desk.view import DeskRecord
-from correlator.rules.evidence import count, out_of
+from correlator.rules.wording import all_unexplained_depend, count, depend, others_are, out_of
 from correlator.wire.render.record import build_record
 from correlator.wire.render.text import (
     describe_impact,
@@ -53,6 +53,13 @@ def test_counts_agree_with_their_nouns() -> None:
     assert out_of(1, 1, "alerting component") == "the other alerting component"
     assert out_of(2, 2, "alerting component") == "both other alerting components"
     assert out_of(1, 3, "alerting component") == "1 of the 3 other alerting components"
+    assert others_are(1) == "1 other alerting component is"
+    assert others_are(4) == "4 other alerting components are"
+    assert depend(1) == "1 alerting component depends"
+    assert all_unexplained_depend(1).endswith("component that nothing else explains depends")
+    assert (
+        all_unexplained_depend(5) == "all 5 alerting components that nothing else explains depend"
+    )
 
 
 def test_times_carry_their_zone_and_a_date_when_not_the_incidents_day() -> None:
