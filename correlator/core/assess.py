@@ -15,6 +15,9 @@ from correlator.core.store import Store
 from correlator.rules import impact, priority, rootcause
 from topology import Topology
 
+#: The highest impact an at-risk incident (only warnings on its root cause) can have.
+AT_RISK_IMPACT: Final = 2
+
 
 def root_cause(st: Store, inc: Incident, now: datetime) -> bool:
     graph = st.topology
@@ -30,7 +33,24 @@ def root_cause(st: Store, inc: Incident, now: datetime) -> bool:
     verdict.root = ranking.root
     verdict.candidates = ranking.candidates
     verdict.root_nodes = ranking.root_nodes
+    verdict.at_risk = _at_risk(inc)
     return True
+
+
+def _at_risk(inc: Incident) -> bool:
+    """People can still work: the root cause has alerts of its own and every one of them is
+    mild (warning, info), resolved or not. A silent or unmapped root is presumed down. One
+    critical or error alert on a root makes it an outage, and it stays one: the people did
+    lose time, and a priority that fell back while the incident lasts would restart the
+    update cadence for nothing."""
+    verdict = inc.assessment
+    root = verdict.root
+    if root is None or root.node is None or root.silent:
+        return False
+    tallies = inc.tallies
+    mild = sum(tallies[(node, False)] for node in verdict.root_nodes)
+    down = sum(tallies[(node, True)] for node in verdict.root_nodes)
+    return mild > 0 and down == 0
 
 
 def _members(
@@ -49,11 +69,15 @@ def _members(
 
 def blast_radius(st: Store, inc: Incident, now: datetime) -> bool:
     verdict = inc.assessment
-    affected, per_hour, currency = impact.assess(st.topology, verdict.root_nodes)
+    affected, potential, currency = impact.assess(st.topology, verdict.root_nodes)
+    # People at risk can still work: nothing is lost yet, so nothing accrues; what would be
+    # lost if it turned into an outage is reported apart (`at_risk_per_hour`).
+    per_hour = 0.0 if verdict.at_risk else potential
     if per_hour != verdict.cost_per_hour:
-        accrue(inc, now)
+        accrue(inc, now)  # book the time so far at the old rate before the rate changes
     verdict.affected = affected
     verdict.cost_per_hour = per_hour
+    verdict.at_risk_per_hour = potential if verdict.at_risk else 0.0
     verdict.currency = currency or st.topology.defaults.currency
     return True
 
@@ -65,8 +89,14 @@ def prioritise(st: Store, inc: Incident, now: datetime) -> bool:
     criticalities = [graph.nodes[n].criticality for n in verdict.root_nodes]
     criticalities += [graph.nodes[b].criticality for b in verdict.affected.business_services]
     level = priority.impact_level(
-        verdict.affected.users, verdict.cost_per_hour, criticalities, settings
+        verdict.affected.users,
+        verdict.cost_per_hour + verdict.at_risk_per_hour,
+        criticalities,
+        settings,
     )
+    if verdict.at_risk:
+        # What is at stake still ranks it, but nothing is widespread while people can work.
+        level = max(level, AT_RISK_IMPACT)
     # Urgency follows the firing alerts; while recovering it keeps its last value (the rule
     # and its reason are in rules/priority.py).
     urgency = priority.current_urgency(

@@ -298,9 +298,17 @@ class Recurrence(_Record):
 
 
 class Cost(_Record):
-    per_hour: float = Field(description="lost productivity per hour while this lasts")
+    per_hour: float = Field(
+        description="lost productivity per hour while this lasts; 0 while people are only at "
+        "risk (they can still work)"
+    )
     accrued: float = Field(description="lost productivity so far, at updated_at")
     currency: str
+    at_risk_per_hour: float = Field(
+        default=0.0,
+        description="what would be lost per hour if an at-risk incident became an outage; "
+        "0 for an outage (per_hour says it)",
+    )
 
 
 class Assignment(_Record):
@@ -332,6 +340,12 @@ class IncidentRecord(_Record):
     alerts_firing: int = Field(default=0, description="alerts counting as firing (or flapping)")
     candidates_total: int = Field(default=0, description="root-cause candidates before capping")
     affected: Affected
+    at_risk: bool = Field(
+        default=False,
+        description="only warnings on the root cause: the affected people can still work, "
+        "nothing accrues (cost.per_hour 0, cost.at_risk_per_hour the stake) and impact is at "
+        "most 2; false once an error or critical alert joins the root cause",
+    )
     impact: int = Field(ge=1, le=3)
     urgency: int = Field(ge=1, le=3)
     priority: int = Field(ge=1, le=5)

@@ -52,6 +52,7 @@ _DESK_FIELDS: Final[tuple[tuple[Change, bool], ...]] = (
     (Change.AFFECTED, False),  # technical services only
     (Change.CANDIDATES, False),
     (Change.SUBSCRIBERS, True),
+    (Change.AFFECTED, True),  # at risk -> cannot work (its impact or priority may not move)
 )
 
 #: The change names `desk_changes` derives; a pending one is re-derived when the version goes out.
@@ -85,6 +86,7 @@ def desk_state(inc: Incident) -> DeskState:
         _hash(affected.services),
         _hash(c.node or c.name for c in verdict.candidates),
         len(inc.subscribers),
+        verdict.at_risk,
     )
 
 

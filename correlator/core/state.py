@@ -121,6 +121,11 @@ class Assessment:
     root_nodes: tuple[str, ...] = ()
     affected: Affected = field(default_factory=Affected)
     cost_per_hour: float = 0.0
+    """what is being lost per hour: 0 while people are only at risk"""
+    at_risk: bool = False
+    """only warnings on the root cause: people can still work (`assess._at_risk`)"""
+    at_risk_per_hour: float = 0.0
+    """what would be lost per hour if an at-risk incident became an outage"""
     currency: str = "USD"
     impact: int = 3
     urgency: int = 3
@@ -135,6 +140,8 @@ class Assessment:
             "root_nodes": list(self.root_nodes),
             "users": self.affected.users,
             "cost_per_hour": self.cost_per_hour,
+            "at_risk": self.at_risk,
+            "at_risk_per_hour": self.at_risk_per_hour,
             "currency": self.currency,
             "impact": self.impact,
             "urgency": self.urgency,
@@ -148,6 +155,9 @@ class Assessment:
             root_nodes=tuple(data["root_nodes"]),
             affected=Affected(users=data["users"]),
             cost_per_hour=data["cost_per_hour"],
+            # Absent in states stored before at-risk pricing: the next assessment sets them.
+            at_risk=data.get("at_risk", False),
+            at_risk_per_hour=data.get("at_risk_per_hour", 0.0),
             currency=data["currency"],
             impact=data["impact"],
             urgency=data["urgency"],

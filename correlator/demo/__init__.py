@@ -23,7 +23,7 @@ from correlator.core.model import Alert, IncidentRecord
 from correlator.replay import EPOCH
 from correlator.wire.decode import decode
 from correlator.wire.render.record import build_record
-from correlator.wire.render.text import describe_update, display_names
+from correlator.wire.render.text import describe_update, display_names, plural, utc_time
 from topology import Topology, load_example
 
 START = datetime(2026, 11, 22, 5, 0, tzinfo=UTC)
@@ -195,7 +195,7 @@ def _input_lines(alerts: Sequence[Alert], engine: Correlator) -> Iterator[str]:
         known = engine.alerts.get(alert.fingerprint)
         name = known.name if known is not None else alert.name
         verb = "cleared" if alert.status == "resolved" else "FIRING"
-        when = alert.event_time.strftime("%H:%M:%S")
+        when = utc_time(alert.event_time, START.date(), seconds=True)
         text = alert.summary if alert.summary and alert.summary != alert.name else ""
         if not text and known is not None:
             text = known.summary
@@ -211,7 +211,8 @@ def run_demo(*, as_json: bool = False, topology: Topology | None = None) -> int:
         people = sum(n.users for n in topology.nodes.values() if n.kind == "user_group")
         out.write(
             f"Example Corp: {len(topology.nodes)} components, {len(topology.sites)} sites, "
-            f"{people} people. Replaying a morning's outage through the correlator.\n\n"
+            f"{people} people. Replaying the morning of {START.date().isoformat()} through the "
+            "correlator (times in UTC).\n\n"
         )
     records: list[IncidentRecord] = []
     messages = demo_events()
@@ -237,9 +238,9 @@ def run_demo(*, as_json: bool = False, topology: Topology | None = None) -> int:
         counts = engine.counters
         opened = len({r.id for r in records})
         out.write(
-            f"\n{len(messages)} messages in, "
-            f"{counts['alerts_resend']} re-sends absorbed, {opened} incidents, "
-            f"{len(records)} updates published.\n"
+            f"\n{plural(len(messages), 'message')} in, "
+            f"{plural(counts['alerts_resend'], 're-send')} absorbed, "
+            f"{plural(opened, 'incident')}, {plural(len(records), 'update')} published.\n"
         )
     return 0
 

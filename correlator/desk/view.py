@@ -97,6 +97,8 @@ class DeskRecord(_Lenient):
     subscribers: tuple[str, ...] = ()
     reopened: int = 0
     recurrence: DeskRecurrence | None = None
+    engine_at_risk: bool | None = Field(default=None, alias="at_risk")
+    """the engine's own verdict, in records that carry it (absent from older ones)"""
 
     @property
     def repeat(self) -> bool:
@@ -118,7 +120,10 @@ class DeskRecord(_Lenient):
     def at_risk(self) -> bool:
         """People can still work: every firing alert on the root cause is a warning (the same
         test the title's "at risk" wording uses). A silent root (no alert of its own) is
-        presumed down, as the engine does."""
+        presumed down, as the engine does. A record that carries the engine's verdict is
+        taken at its word, so the desk's counts agree with the record's text and price."""
+        if self.engine_at_risk is not None:
+            return self.engine_at_risk
         root = self.root_cause
         if root is None or root.node is None or root.silent:
             return False

@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from correlator.rules.wording import agree, count
+
 #: How far apart the first alerts of one failure's dependents may start: a few scrape intervals
 #: plus an alert rule's `for:` duration. Wider spreads weigh against a common silent cause.
 ONSET_WINDOW = timedelta(minutes=5)
@@ -58,8 +60,8 @@ class Evidence:
     def describe(self) -> str:
         """The evidence in words a desk can read out."""
         text = (
-            f"its failure would break {self.expected} monitored components, "
-            f"of which {self.alerting} alert"
+            f"its failure would break {count(self.expected, 'monitored component')}, "
+            f"of which {self.alerting} {agree(self.alerting, 'alerts', 'alert')}"
         )
         if not self.timely:
             minutes = self.onset_spread.total_seconds() / 60

@@ -33,6 +33,7 @@ from correlator.rules.verdict import (
     _names,
     _symptom,
 )
+from correlator.rules.wording import all_unexplained_depend, depend, only_others, others_are, out_of
 from topology import Topology
 
 __all__ = ["CauseIndex", "Ranking", "Structure", "rank", "rank_unmapped"]
@@ -65,8 +66,7 @@ def _single_root(
     if others:
         reason = (
             f"{graph.nodes[best].name} is alerting while its own dependencies are healthy, "
-            f"and its failure explains {len(explains)} of the {others} other alerting "
-            f"components ({_names(graph, explains)})."
+            f"and its failure explains {out_of(len(explains), others)} ({_names(graph, explains)})."
         )
     else:
         reason = (
@@ -274,8 +274,8 @@ def _rank(
             1 + len(explains[best]), len(silent_ranked[1][1]) if len(silent_ranked) > 1 else 0
         )
         reason = (
-            f"{graph.nodes[cause].name} raised no alert, but all {len(covered)} alerting "
-            f"components that nothing else explains depend on it ({_names(graph, covered)}); "
+            f"{graph.nodes[cause].name} raised no alert, but "
+            f"{all_unexplained_depend(len(covered))} on it ({_names(graph, covered)}); "
             f"{evidence.describe()}."
         )
         features = Features(
@@ -300,8 +300,8 @@ def _rank(
             reason = (
                 f"{graph.nodes[cause].name} raised no alert, but {silent_reach} alerting "
                 f"components depend on it ({_names(graph, covered)}), more than any alerting "
-                f"component explains ({evidence.describe()}); {len(rest)} other alerting "
-                f"components are unexplained ({_names(graph, rest)})."
+                f"component explains ({evidence.describe()}); {others_are(len(rest))} unexplained "
+                f"({_names(graph, rest)})."
             )
             features = Features(
                 silent=1.0,
@@ -319,8 +319,8 @@ def _rank(
             share = len(explains[best]) / others if others else 0.0
             reason = (
                 f"{graph.nodes[best].name} is alerting with healthy dependencies and explains "
-                f"{len(explains[best])} of the {others} other alerting components, but "
-                f"{len(unexplained) - 1} other alerting components are unexplained "
+                f"{out_of(len(explains[best]), others)}, but "
+                f"{others_are(len(unexplained) - 1)} unexplained "
                 f"({_names(graph, unexplained[1:])})."
             )
             if rejected is not None:
@@ -359,7 +359,7 @@ def _rank(
                 node,
                 0.0,
                 f"{graph.nodes[node].name} is alerting and none of its dependencies is, but it "
-                f"explains only {len(explains[node])} other alerting components.",
+                f"explains {only_others(len(explains[node]))}.",
             )
         )
     for cause, covered, evidence in silent_ranked[:2]:
@@ -373,8 +373,8 @@ def _rank(
                 graph,
                 cause,
                 0.0,
-                f"{graph.nodes[cause].name} raised no alert but {len(covered)} alerting "
-                f"components depend on it; {evidence.describe()}.",
+                f"{graph.nodes[cause].name} raised no alert but {depend(len(covered))} on it; "
+                f"{evidence.describe()}.",
                 silent=True,
             )
         )

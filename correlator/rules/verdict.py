@@ -65,7 +65,7 @@ def _names(graph: Topology, nodes: Sequence[str], limit: int = 3) -> str:
     names = [graph.nodes[n].name for n in nodes[:limit]]  # a storm's list can be long
     if len(nodes) > limit:
         return ", ".join(names) + f" and {len(nodes) - limit} more"
-    return ", ".join(names)
+    return " and ".join(names) if len(names) == 2 else ", ".join(names)
 
 
 def _candidate(

@@ -86,9 +86,6 @@ class _Tally:
 
     active: int = 0
     unmapped: bool = False
-    root_alerts: int = 0
-    root_down: int = 0
-    """root alerts saying 'down' (critical, error) rather than 'degraded' (warning, info)"""
 
 
 def _tally(incident: Incident) -> _Tally:
@@ -96,10 +93,6 @@ def _tally(incident: Incident) -> _Tally:
     tallies = incident.tallies
     tally = _Tally(active=incident.active_count)
     tally.unmapped = tallies[(None, True)] + tallies[(None, False)] > 0
-    for root in incident.assessment.root_nodes:
-        down, degraded = tallies[(root, True)], tallies[(root, False)]
-        tally.root_alerts += down + degraded
-        tally.root_down += down
     return tally
 
 
@@ -109,17 +102,19 @@ def describe(incident: Incident, graph: Topology, tally: _Tally | None = None) -
     verdict = incident.assessment
     root = verdict.root
     affected = verdict.affected
+    # At risk or down is the engine's call (`Assessment.at_risk`), so the words, the price and
+    # the priority of a record always agree.
+    at_risk = verdict.at_risk
     if root is None:
         cause = "Unknown cause"
     elif root.node is None:
         cause = f"Alerts from an unmapped source ({root.name})"
     elif root.silent:
         cause = f"Probable {root.name} failure"
-    elif tally.root_alerts and not tally.root_down:
+    elif at_risk:
         cause = f"{root.name} warning"
     else:
         cause = f"{root.name} failure"
-    at_risk = cause.endswith(" warning")
     sites = [_name(graph.sites, s) for s in affected.sites]
     if affected.users:
         title = f"{cause}: {affected.users} people {'at risk' if at_risk else 'affected'}"
@@ -227,6 +222,7 @@ def build_record(
         alerts_firing=tally.active,
         candidates_total=len(verdict.candidates),
         affected=_capped(verdict.affected, settings.max_affected_listed),
+        at_risk=verdict.at_risk,
         impact=verdict.impact,
         urgency=verdict.urgency,
         priority=verdict.priority,
@@ -243,6 +239,7 @@ def build_record(
             per_hour=verdict.cost_per_hour,
             accrued=round(accrued, 2),
             currency=verdict.currency,
+            at_risk_per_hour=verdict.at_risk_per_hour,
         ),
         unmapped=tally.unmapped,
         reopened=incident.reopened,
