@@ -16,7 +16,8 @@ def render(results: list[dict[str, object]]) -> str:
     ]
     for row in results:
         module, _, test = str(row["test"]).partition("::")
-        where = "real broker (Tansu)" if "poison_pills" in module else "in memory"
+        on_broker = "poison_pills" in module or "fetch_stall" in module
+        where = "real broker (Tansu)" if on_broker else "in memory"
         lines.append(f"| {row['fault']} | {where} | {row['tries']} | {row['result']} | `{test}` |")
     held = sum(1 for row in results if row["result"] == "held")
     lines.append("")

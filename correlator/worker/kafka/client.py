@@ -12,6 +12,12 @@ the code below is written to survive, and which are harmless on Apache Kafka and
 * A synchronous rebalance listener runs on kafka-python's IO thread and must not call blocking
   consumer methods (commit, position...). The listener here only records what changed; the
   loop commits before every poll, so nothing is ever pending when partitions are revoked.
+* Tansu answers a fetch with no records at all when reading them takes longer than the fetch's
+  `max_wait_ms`, and its in-memory log reads slower the more record batches it holds. With the
+  worker's 10 ms a consumer that falls a few thousand records behind a log of tens of thousands
+  of small batches then gets empty answers for ever, its position never moves (the soak stall
+  of RELIABILITY.md). `FetchWait` lengthens the wait while fetches come back empty behind the
+  high watermark and restores it once caught up.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ with warnings.catch_warnings():
     from kafka.structs import OffsetAndMetadata
 
 from correlator.worker.config import WorkerConfig
+from correlator.worker.kafka.fetch_wait import FetchWait
 from correlator.worker.kafka.options import client_options, only_known
 from correlator.worker.ports import (
     TP,
@@ -125,6 +132,7 @@ class KafkaGroupConsumer:
             allow_auto_create_topics=False,
         )
         self._consumer = KafkaConsumer(**only_known(options, KafkaConsumer.DEFAULT_CONFIG))
+        self._fetch_wait = FetchWait(k.fetch_max_wait_ms)
         self._async = k.commit_async
         self._last_commit: dict[TopicPartition, OffsetAndMetadata] = {}
         self._listener = _Listener()
@@ -132,7 +140,14 @@ class KafkaGroupConsumer:
 
     def poll(self, timeout: float, max_records: int) -> list[Message]:
         batch = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
-        return [to_message(r) for records in batch.values() for r in records]
+        messages = [to_message(r) for records in batch.values() for r in records]
+        self._fetch_wait.adapt(self._consumer, got_records=bool(messages))
+        return messages
+
+    @property
+    def fetch_wait_ms(self) -> int:
+        """The fetch `max_wait_ms` in force (see `FetchWait`)."""
+        return self._fetch_wait.current
 
     def commit(self, offsets: Mapping[TP, int]) -> None:
         if not offsets:
