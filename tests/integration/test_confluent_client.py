@@ -11,7 +11,8 @@ import pytest
 
 from correlator.demo.broker import free_port
 from correlator.worker.config import WorkerConfig, load_config
-from correlator.worker.kafka.client import KafkaRecordProducer, KafkaTopicAdmin
+from correlator.worker.kafka.admin import KafkaTopicAdmin
+from correlator.worker.kafka.client import KafkaRecordProducer
 from correlator.worker.kafka.confluent import ConfluentRecordProducer
 from correlator.worker.kafka.confluent_config import client_config
 from correlator.worker.kafka.confluent_consumer import ConfluentGroupConsumer

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from correlator.worker.config import WorkerConfig
-from correlator.worker.kafka.client import KafkaTopicAdmin
+from correlator.worker.kafka.admin import KafkaTopicAdmin
 from correlator.worker.kafka.tools import TopicTail, produce
 from correlator.worker.output import (
     H_DLQ_CODE,

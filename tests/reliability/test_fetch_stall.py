@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from correlator.worker.config import WorkerConfig
-from correlator.worker.kafka.client import KafkaGroupConsumer, KafkaProducer, KafkaTopicAdmin
+from correlator.worker.kafka.admin import KafkaTopicAdmin
+from correlator.worker.kafka.client import KafkaGroupConsumer
+from correlator.worker.kafka.lib import KafkaProducer
 from correlator.worker.ports import TopicSpec
 from tests.conftest import KafkaNames
 from tests.support.live import worker_settings

@@ -25,21 +25,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-with warnings.catch_warnings():
-    # kafka-python 3.0 reads its protocol schemas with importlib.resources.read_text, which
-    # Python 3.11 deprecates: harmless, and it would fail test runs that treat warnings as errors.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import kafka.errors as kafka_errors
-    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-    from kafka.consumer.subscription_state import ConsumerRebalanceListener
-    from kafka.structs import OffsetAndMetadata
-
 from correlator.worker.config import WorkerConfig
+from correlator.worker.kafka.admin import KafkaTopicAdmin
+from correlator.worker.kafka.changelog import KafkaChangelogReader
 from correlator.worker.kafka.fetch_wait import FetchWait
+from correlator.worker.kafka.lib import (
+    ConsumerRebalanceListener,
+    KafkaConsumer,
+    KafkaProducer,
+    OffsetAndMetadata,
+    TopicPartition,
+    kafka_errors,
+)
+from correlator.worker.kafka.messages import to_message
 from correlator.worker.kafka.options import client_options, only_known
 from correlator.worker.ports import (
     TP,
@@ -49,7 +50,6 @@ from correlator.worker.ports import (
     ProduceError,
     RebalanceEvents,
     RecordRejectedError,
-    TopicSpec,
 )
 
 log = logging.getLogger(__name__)
@@ -57,19 +57,6 @@ log = logging.getLogger(__name__)
 
 def _tp(tp: TopicPartition) -> TP:
     return TP(tp.topic, tp.partition)
-
-
-def to_message(r: Any) -> Message:
-    """A kafka-python ConsumerRecord as a `ports.Message`."""
-    return Message(
-        topic=r.topic,
-        partition=r.partition,
-        offset=r.offset,
-        key=r.key,
-        value=r.value,
-        headers=tuple(r.headers or ()),
-        timestamp_ms=r.timestamp if r.timestamp is not None else 0,
-    )
 
 
 def _commit_done(offsets: Any, result: Any) -> None:
@@ -321,106 +308,6 @@ _RECORD_ERRORS = (
 def _future_topic(future: Any) -> str:
     tp = getattr(getattr(future, "_produce_future", None), "topic_partition", None)
     return str(getattr(tp, "topic", "?"))
-
-
-class KafkaChangelogReader:
-    """Reads state partitions to their end with a group-less consumer (Kafka Streams'
-    "restore consumer"), fresh for every restore so no stale high watermark is trusted."""
-
-    def __init__(
-        self, config: WorkerConfig, *, monotonic: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._config = config
-        self._mono = monotonic
-
-    def read_to_end(self, topic: str, partitions: Sequence[int]) -> Iterator[Message]:
-        if not partitions:
-            return
-        options = client_options(self._config)
-        options.update(
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            # Restore reads whole partitions: large fetches, short waits.
-            max_partition_fetch_bytes=16 * 1024 * 1024,
-            fetch_max_wait_ms=50,
-        )
-        consumer = KafkaConsumer(**only_known(options, KafkaConsumer.DEFAULT_CONFIG))
-        try:
-            tps = [TopicPartition(topic, p) for p in partitions]
-            consumer.assign(tps)
-            consumer.seek_to_beginning(*tps)
-            pending = set(tps)
-            deadline = self._mono() + self._config.restore_timeout.total_seconds()
-            while pending:
-                if self._mono() > deadline:
-                    raise TimeoutError(f"restoring {topic} {sorted(partitions)} took too long")
-                batch = consumer.poll(timeout_ms=200, max_records=10_000)
-                for records in batch.values():
-                    yield from (to_message(r) for r in records)
-                for tp in list(pending):
-                    # The high watermark arrives with the first fetch response (0 for an
-                    # empty partition); the position is where the next fetch starts.
-                    highwater = consumer.highwater(tp)
-                    if highwater is not None and consumer.position(tp) >= highwater:
-                        pending.discard(tp)
-        finally:
-            consumer.close(autocommit=False)
-
-    def close(self) -> None:
-        pass
-
-
-class KafkaTopicAdmin:
-    """Creates missing topics; never alters existing ones."""
-
-    def __init__(self, config: WorkerConfig) -> None:
-        options = client_options(config)
-        self._admin = KafkaAdminClient(**only_known(options, KafkaAdminClient.DEFAULT_CONFIG))
-
-    def describe(self, names: Sequence[str]) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for topic in self._admin.describe_topics(list(names)):
-            if topic.get("error_code", 0) == 0 and topic.get("partitions"):
-                out[topic["name"]] = len(topic["partitions"])
-        return out
-
-    def ensure_topics(self, specs: Sequence[TopicSpec]) -> dict[str, int]:
-        names = [spec.name for spec in specs]
-        existing = self.describe(names)
-        missing = [spec for spec in specs if spec.name not in existing]
-        if missing:
-            request = {
-                spec.name: {
-                    "num_partitions": spec.partitions,
-                    "replication_factor": spec.replication_factor,
-                    "configs": dict(spec.configs),
-                }
-                for spec in missing
-            }
-            # raise_errors=False: another worker starting at the same moment may win the
-            # race (TopicAlreadyExists); any real failure shows up in the describe below.
-            result = self._admin.create_topics(request, raise_errors=False)
-            for topic in result.get("topics", []):
-                code = topic.get("error_code", 0)
-                if code not in (0, kafka_errors.TopicAlreadyExistsError.errno):
-                    log.error(
-                        "cannot create topic %s: %s", topic.get("name"), topic.get("error_message")
-                    )
-                elif code == 0:
-                    log.info("created topic %s", topic.get("name"))
-            try:
-                self._admin.wait_for_topics(names, timeout_ms=30_000)
-            except kafka_errors.KafkaTimeoutError as exc:
-                raise RuntimeError(f"topics not ready: {exc}") from exc
-            existing = self.describe(names)
-        absent = [name for name in names if name not in existing]
-        if absent:
-            raise RuntimeError(f"topics missing and could not be created: {absent}")
-        return existing
-
-    def close(self) -> None:
-        self._admin.close()
 
 
 class KafkaClients:

@@ -36,11 +36,9 @@ except ImportError as exc:  # pragma: no cover - depends on the install
     ) from exc
 
 from correlator.worker.config import WorkerConfig
-from correlator.worker.kafka.client import (
-    KafkaChangelogReader,
-    KafkaClients,
-    KafkaTopicAdmin,
-)
+from correlator.worker.kafka.admin import KafkaTopicAdmin
+from correlator.worker.kafka.changelog import KafkaChangelogReader
+from correlator.worker.kafka.client import KafkaClients
 from correlator.worker.kafka.confluent_config import client_config, log_error
 from correlator.worker.ports import Headers, ProduceError, RecordRejectedError
 

@@ -27,7 +27,7 @@ from correlator.desk.subscriptions import (
 )
 from correlator.desk.view import DeskView
 from correlator.worker.config import WorkerConfig
-from correlator.worker.kafka.client import KafkaTopicAdmin
+from correlator.worker.kafka.admin import KafkaTopicAdmin
 from correlator.worker.kafka.options import client_options, only_known
 from correlator.worker.ports import TopicSpec
 from kafka import KafkaConsumer, TopicPartition

@@ -14,7 +14,7 @@ from typing import Any
 
 from correlator.desk.subscriptions import SubscriptionDecodeError, decode_subscription
 from correlator.worker.config import WorkerConfig
-from correlator.worker.kafka.client import KafkaTopicAdmin
+from correlator.worker.kafka.admin import KafkaTopicAdmin
 from correlator.worker.kafka.options import client_options, only_known
 from correlator.worker.ports import TopicSpec
 from correlator.worker.subscriptions import SubscriptionFeed

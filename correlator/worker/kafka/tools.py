@@ -15,7 +15,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from correlator.worker.kafka.client import to_message
+from correlator.worker.kafka.messages import to_message
 from correlator.worker.ports import Message
 
 
