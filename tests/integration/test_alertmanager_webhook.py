@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -20,7 +19,8 @@ import pytest
 from correlator.demo.broker import free_port
 from correlator.worker.kafka.tools import TopicTail
 from tests.conftest import KafkaNames
-from tests.support.live import Collector, WorkerThread, http_get, wait_for, worker_settings
+from tests.support.live import Collector, WorkerThread, wait_for, worker_settings
+from tests.support.real_tools import daemon
 from topology.loader import example_topology_path
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
@@ -82,36 +82,16 @@ def alertmanager(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[int
     port = free_port()
     config = tmp_path / "alertmanager.yml"
     config.write_text(_config(worker_port))
-    log_path = tmp_path / "alertmanager.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                ALERTMANAGER,
-                f"--config.file={config}",
-                f"--storage.path={tmp_path / 'am-data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-                "--log.level=debug",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-    try:
-
-        def up() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError(f"alertmanager exited:\n{log_path.read_text()}")
-            return http_get(port, "/-/ready")[0] == 200
-
-        wait_for(up, 20, "alertmanager ready")
+    argv = [
+        ALERTMANAGER,
+        f"--config.file={config}",
+        f"--storage.path={tmp_path / 'am-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+        "--log.level=debug",
+    ]
+    with daemon(argv, port, tmp_path / "alertmanager.log", "alertmanager"):
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(params=["kafka-python", "confluent"])
