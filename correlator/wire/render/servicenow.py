@@ -63,7 +63,13 @@ def _description(record: IncidentRecord) -> str:
             f"Lost productivity: {record.cost.per_hour:,.0f} {record.cost.currency}/hour, "
             f"{record.cost.accrued:,.0f} so far."
         )
-    lines.append(f"Alerts ({len(record.alerts)}):")
+    elif record.at_risk and record.cost.at_risk_per_hour:
+        # People can still work: nothing is lost yet, but the desk should know the stake.
+        lines.append(
+            f"At risk: nobody has lost time yet; {record.cost.at_risk_per_hour:,.0f} "
+            f"{record.cost.currency}/hour if it becomes an outage."
+        )
+    lines.append(f"Alerts ({record.alerts_total}, {record.alerts_firing} firing):")
     for alert in record.alerts[:ALERT_LINES]:
         where = f" on {alert.node}" if alert.node else ""
         summary = _truncate(alert.summary, ALERT_SUMMARY_MAX)

@@ -169,3 +169,13 @@ def test_registry(opened: IncidentRecord) -> None:
         assert headers[0] == ("correlator.version", str(opened.version).encode())
     with pytest.raises(CorrelatorError, match=r"unknown output format 'xml'.*servicenow"):
         render_output("xml", opened)
+
+
+def test_servicenow_states_the_stake_of_an_incident_at_risk(opened: IncidentRecord) -> None:
+    cost = {"per_hour": 0.0, "accrued": 0.0, "currency": "USD", "at_risk_per_hour": 1200.0}
+    row = _json("servicenow", with_changes(opened, at_risk=True, cost=cost))
+    description = str(row["description"])
+    assert "At risk: nobody has lost time yet; 1,200 USD/hour" in description
+    assert "Lost productivity" not in description
+    outage = _json("servicenow", opened)
+    assert "At risk" not in str(outage["description"])
