@@ -1,6 +1,6 @@
 """Compiles validated documents into the flat, integer-indexed graph the queries run on.
 
-The location rule (CONTRACT §1) is applied here, by expanding the declared graph into a graph of
+The location rule (docs/formats.md) is applied here, by expanding the declared graph into a graph of
 *vertices*:
 
 * Every node has a home vertex, evaluated at its own site (or at no site when it has none).

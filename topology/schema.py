@@ -1,4 +1,4 @@
-"""The topology file format (CONTRACT §1) as pydantic v2 models.
+"""The topology file format (docs/formats.md, topology) as pydantic v2 models.
 
 Every model ignores keys it does not know, so a file written for a newer version of the format
 still loads here (forward compatibility). Sequences are tuples and models are frozen: the compiled

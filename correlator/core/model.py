@@ -1,5 +1,5 @@
 """The records that cross the engine's edges: the normalised `Alert` that decoders produce,
-and the incident record (CONTRACT §3) that the engine publishes.
+and the incident record (docs/formats.md, the record) that the engine publishes.
 
 Both are pydantic v2 models; JSON goes through orjson (`to_json` / `dumps`), because the
 worker serialises every published update and orjson is several times faster than `json`.
@@ -79,7 +79,7 @@ ALERT_CHANGES: frozenset[Change] = frozenset(
 )
 
 
-#: Changes published at once (CONTRACT §7); every other change waits for the coalesced version.
+#: Changes published at once (docs/updates.md); every other change waits for the coalesced version.
 #: `publish.desk_changes` says which differences of the desk fields are immediate.
 IMMEDIATE_CHANGES: frozenset[Change] = frozenset(
     {
@@ -318,7 +318,7 @@ class Assignment(_Record):
 
 
 class IncidentRecord(_Record):
-    """One published state of an incident (CONTRACT §3). Kafka key = `id`."""
+    """One published state of an incident (docs/formats.md, the record). Kafka key = `id`."""
 
     schema_: Literal["correlator.incident/v1"] = Field(default=SCHEMA_ID, alias="schema")
     id: str

@@ -1,4 +1,4 @@
-"""Publishing: the update stream of CONTRACT §7.
+"""Publishing: the update stream of docs/updates.md.
 
 After a change, a touched incident is re-assessed and its *desk state* (`desk_state`: a compact
 fingerprint of what a desk reads: status, root cause, levels, resolver group, hashes of the

@@ -1,5 +1,5 @@
 """The service desk's side: a view of the incidents topic, caller lookup, subscriptions, the
-desk API and page (CONTRACT §6).
+desk API and page (docs/desk.md).
 
 Nothing here imports a Kafka client: the worker feeds `DeskView` from the incidents topic
 (`correlator.worker.kafka.incidents_view`) and hands the API a function that produces

@@ -1,4 +1,4 @@
-"""The desk API (CONTRACT §6) and the desk page, as a FastAPI router.
+"""The desk API (docs/desk.md) and the desk page, as a FastAPI router.
 
 Every read answers from the worker's `DeskView`, so any worker answers any request alike.
 Records are served as they were published, with a `desk` object added (`at_risk`,

@@ -55,7 +55,7 @@ def find_caller(topology: Topology, who: str) -> Caller | None:
 
 def affecting(caller: Caller, records: Sequence[DeskRecord]) -> list[DeskRecord]:
     """The open incidents among `records` that affect one of the caller's groups. Groups are
-    per site (CONTRACT §1), so a WAN outage that hits Dallas does not match a New York
+    per site (docs/formats.md, topology), so a WAN outage that hits Dallas does not match a New York
     caller who uses the same service."""
     mine = set(caller.groups)
     return [r for r in records if r.status == "open" and mine & set(r.affected.user_groups)]

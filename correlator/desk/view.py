@@ -1,6 +1,6 @@
 """What every worker knows about every incident: the latest version of each, a bounded
 history per incident, and the subscriptions asked for, built from the incidents and
-subscriptions topics (CONTRACT §6: any worker answers for any incident).
+subscriptions topics (docs/desk.md: any worker answers for any incident).
 
 Records are read leniently (`DeskRecord` ignores fields it does not know) and kept as the
 published JSON too: the API answers with what was published, including fields added after
@@ -75,7 +75,7 @@ class DeskRecurrence(_Lenient):
 
 
 class DeskRecord(_Lenient):
-    """The fields of an incident record (CONTRACT §3) the desk reads."""
+    """The fields of an incident record (docs/formats.md, the record) the desk reads."""
 
     id: str = Field(min_length=1)
     version: int = Field(ge=1)

@@ -2,7 +2,7 @@
 
 * `dedup`        a re-send refreshes the alert and publishes nothing; a resolve or a new
                  occurrence is news.
-* `mapping`      which topology node the alert speaks of (CONTRACT §2 chain), else unmapped.
+* `mapping`      which topology node the alert speaks of (docs/formats.md), else unmapped.
 * `suppression`  silences and maintenance windows: the alert is kept and counted, opens nothing.
 * `flapping`     an alert that flips too often stops resolving/reopening its incident.
 * `grouping`     whether two alerting nodes share a cause on the graph (the index the engine

@@ -1,6 +1,6 @@
 """Impact: the blast radius of the root cause(s): who cannot work, where, and at what cost.
 
-The topology answers (CONTRACT §1 semantics: redundancy groups and the location rule); this
+The topology answers (redundancy groups and the location rule, docs/formats.md); this
 stage turns its answer into the record's `affected` block and a cost per hour.
 """
 

@@ -1,4 +1,4 @@
-"""Mapping: which topology node an alert speaks of (CONTRACT §2, first hit wins).
+"""Mapping: which topology node an alert speaks of (docs/formats.md, inputs, first hit wins).
 
 1. the sender's explicit node (native `node`) or label `topology_node`, equal to a node id;
 2. a node's `match` selectors;

@@ -1,5 +1,5 @@
 """Configuration of `correlator run`: a YAML file (`--config FILE`) plus `CORRELATOR_*`
-environment variables, the environment winning (CONTRACT §4). Read with pydantic-settings:
+environment variables, the environment winning (docs/cli.md). Read with pydantic-settings:
 ordered sources (environment, flat Kafka options, file), env prefix `CORRELATOR_`, nested
 delimiter `__`; durations in Prometheus syntax (`90s`, `1h30m`).
 

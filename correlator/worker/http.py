@@ -1,5 +1,5 @@
-"""The worker's web service on one port: `/metrics`, `/livez`, `/readyz` (CONTRACT §5),
-`POST /webhook` (the HTTP input, CONTRACT §2), and the desk API and page (CONTRACT §6).
+"""The worker's web service on one port: `/metrics`, `/livez`, `/readyz` (docs/worker.md, health),
+`POST /webhook` (the HTTP input, docs/formats.md, inputs), and the desk API and page (docs/desk.md).
 
 FastAPI on uvicorn (docs/desk.md says why): one event loop serves every connection, so 200
 Alertmanager senders waiting for their acknowledgement hold 200 small coroutines, not 200
@@ -212,7 +212,7 @@ def build_app(
         title="correlator",
         version=__version__,
         description="Incident correlation worker: health, metrics, the HTTP input and the "
-        "service desk API (CONTRACT §5, §2, §6).",
+        "service desk API (docs/worker.md, docs/desk.md).",
         docs_url=None,
         redoc_url=None,
     )

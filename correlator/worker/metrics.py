@@ -1,4 +1,4 @@
-"""Every metric of the worker, on one injectable `CollectorRegistry` (CONTRACT §5).
+"""Every metric of the worker, on one injectable `CollectorRegistry` (docs/worker.md, health).
 
 Names follow Prometheus conventions: `correlator_` prefix, base units (seconds), `_total`
 counters, no label dimension in a name (`..._by_group` is a label), no `_created` series, and

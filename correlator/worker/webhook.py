@@ -1,4 +1,4 @@
-"""`POST /webhook` (the HTTP input, CONTRACT §2) and the acknowledged producer behind it and
+"""`POST /webhook` (the HTTP input, docs/formats.md) and the acknowledged producer behind it and
 behind desk subscriptions.
 
 `AckedSender` is a group commit: requests queue their record, one sender thread sends every
@@ -150,8 +150,8 @@ def _close_quietly(producer: Producer) -> None:
 
 
 class Webhook:
-    """One CONTRACT §2 message per request, produced unchanged to the alerts topic, so it
-    takes the same path as a message written to Kafka (decode, route, correlate).
+    """One input message (docs/formats.md) per request, produced unchanged to the alerts
+    topic, so it takes the same path as a message written to Kafka (decode, route, correlate).
 
     * The body is checked with `correlator.wire.decode.decode` first: a message that cannot be
       read is refused with 400 and the DecodeError's code and reason; nothing is written (the

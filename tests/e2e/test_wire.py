@@ -1,6 +1,6 @@
 """End to end with an independent client: librdkafka (confluent-kafka) produces Alertmanager
 webhooks as a real Alertmanager -> Kafka bridge would, and reads the incidents topic; the
-records must be CONTRACT §3 on the wire."""
+records must be docs/formats.md, the record on the wire."""
 
 from __future__ import annotations
 

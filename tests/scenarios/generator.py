@@ -1,7 +1,7 @@
 """Fault scenarios with known ground truth, generated from a topology.
 
 The monitoring model is deliberately independent of the engine: it uses nothing but the
-topology's own failure semantics (CONTRACT §1, `Topology.down_set` / `impact` / `causes`).
+topology's own failure semantics (docs/formats.md; `Topology.down_set` / `impact` / `causes`).
 
 * A fault at root `r` takes down exactly `topology.down_set({r})`.
 * Every affected *machine* node (anything but user groups and business services) is monitored
@@ -22,7 +22,7 @@ topology's own failure semantics (CONTRACT §1, `Topology.down_set` / `impact` /
 * Resolutions come later: the root first, its symptoms after it; noise clears on its own.
 
 Events are emitted as JSON lines in delivery order, mixing the native format and single
-Alertmanager alert objects (mapped through the `service` label, CONTRACT §2 rule 3).
+Alertmanager alert objects (mapped through the `service` label, docs/formats.md, inputs rule 3).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Input decoders: one raw message in, zero or more `Alert`s out (CONTRACT §2).
+"""Input decoders: one raw message in, zero or more `Alert`s out (docs/formats.md, inputs).
 
     alerts = decode(record.value, received_at=record_time)
 

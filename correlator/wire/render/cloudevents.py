@@ -1,6 +1,6 @@
 """CloudEvents 1.0 renderings of the incident record, for the Kafka protocol binding.
 
-Two content modes, both carrying the native record (CONTRACT §3) as the event data:
+Two content modes, both carrying the native record (docs/formats.md, the record) as the event data:
 
 * structured: the whole event is one JSON object (`application/cloudevents+json`) in the
   message value; consumers that only read values see every attribute;

@@ -1,4 +1,4 @@
-"""The native incident record (CONTRACT §3), with text a desk agent can read out to a caller."""
+"""The native incident record (docs/formats.md), with text a desk agent can read out to a caller."""
 
 from __future__ import annotations
 

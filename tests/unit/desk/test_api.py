@@ -1,4 +1,4 @@
-"""The desk API (CONTRACT §6) through the whole ASGI app, as a browser or curl sees it."""
+"""The desk API (docs/desk.md) through the whole ASGI app, as a browser or curl sees it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CONTRACT §7: what publishes at once, what coalesces, what `changes` names, the update_due
+"""docs/updates.md: what publishes at once, what coalesces, what `changes` names, the update_due
 chase, bounded records, recurrence, and the O(change) changelog."""
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def test_down_set_agrees_with_a_naive_fixpoint() -> None:
 
 
 def naive_down_set(doc: TopologyDocument, topo: Topology, failed: set[str]) -> set[str]:
-    """CONTRACT §1 evaluated directly: every node from its own site, and site-less nodes from
+    """The location rule evaluated directly: every node from its own site, and site-less nodes from
     the site of whoever reaches them, recursively, remembering every (node, site) verdict."""
     sites = {n.id: n.site for n in doc.nodes}
     by_id = {n.id: n for n in doc.nodes}

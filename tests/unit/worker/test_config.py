@@ -1,4 +1,4 @@
-"""`correlator run` configuration: file, environment, defaults (CONTRACT §4)."""
+"""`correlator run` configuration: file, environment, defaults (docs/cli.md)."""
 
 from __future__ import annotations
 
