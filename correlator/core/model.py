@@ -65,20 +65,6 @@ class Change(StrEnum):
     """the record changed for no listed reason (a re-ranking, say)"""
 
 
-#: Changes to an incident's alerts that a desk hears about. A flapping alert's every flip is not
-#: among them (only the moment it starts flapping), nor is a re-send.
-ALERT_CHANGES: frozenset[Change] = frozenset(
-    {
-        Change.ALERT_ADDED,
-        Change.ALERT_RESOLVED,
-        Change.ALERT_REFIRED,
-        Change.ALERT_FLAPPING,
-        Change.SEVERITY_CHANGED,
-        Change.MERGED_IN,
-    }
-)
-
-
 #: Changes published at once (docs/updates.md); every other change waits for the coalesced version.
 #: `publish.desk_changes` says which differences of the desk fields are immediate.
 IMMEDIATE_CHANGES: frozenset[Change] = frozenset(

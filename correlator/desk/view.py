@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -286,10 +286,6 @@ class DeskView:
         with self._lock:
             found = [i.latest for i in self._incidents.values() if filters.keep(i.latest)]
         return sorted(found, key=lambda r: (r.priority, r.opened_at, r.id))
-
-    def raws(self, ids: Iterable[str]) -> list[dict[str, object]]:
-        with self._lock:
-            return [self._incidents[i].raw for i in ids if i in self._incidents]
 
     def subscribers(self, incident_id: str) -> list[str]:
         """Everyone subscribed: those the latest version lists, then those asked for since."""

@@ -71,22 +71,3 @@ class Evidence:
 
 def onset_spread(onsets: list[datetime]) -> timedelta:
     return max(onsets) - min(onsets) if len(onsets) > 1 else timedelta(0)
-
-
-class OnsetRange:
-    """Earliest and latest onset among the active alerts below one cause."""
-
-    __slots__ = ("first", "last")
-
-    def __init__(self, at: datetime) -> None:
-        self.first = at
-        self.last = at
-
-    def widen(self, at: datetime) -> None:
-        if at < self.first:
-            self.first = at
-        elif at > self.last:
-            self.last = at
-
-    def spread_with(self, at: datetime) -> timedelta:
-        return max(self.last, at) - min(self.first, at)

@@ -241,13 +241,6 @@ class GroupingIndex:
         firing = self.firing_nodes
         return any(cause in firing for cause in self.causes(node))
 
-    def locally_plausible(self, cause: str, under: int) -> bool:
-        """For naming a silent root inside one incident: enough of the incident's nodes (firing
-        or cleared; `under` of them lie below `cause`) to cover the required share of what it
-        would take down."""
-        blast = self.blast(cause)
-        return under >= 2 and (not blast or under / blast >= self.settings.silent_min_coverage)
-
     def credible(self, evidence: Evidence) -> bool:
         """For naming a silent root inside one incident (see `Evidence.credible_silent`)."""
         return evidence.credible_silent(self.settings.silent_min_coverage)

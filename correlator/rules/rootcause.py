@@ -97,7 +97,6 @@ def _evidence(
     cause: str,
     alerting: Sequence[str],
     onsets: Mapping[str, datetime],
-    include: str | None = None,
 ) -> Evidence:
     """Evidence for a quiet `cause` from the incident's `alerting` nodes below it. Only alerts
     that started within `ONSET_WINDOW` of their median onset count: one stray alert that started
