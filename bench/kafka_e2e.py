@@ -101,7 +101,7 @@ WORKER_SETTINGS: dict[str, Any] = {
     "kafka": {
         "linger_ms": 5,
         "fetch_max_wait_ms": 10,
-        "session_timeout_ms": 10_000,
+        "session_timeout_ms": 6_000,
         "heartbeat_interval_ms": 1_000,
         "max_poll_interval_ms": 120_000,
     },

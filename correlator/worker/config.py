@@ -69,13 +69,15 @@ class KafkaSettings(_Config):
     """Static group membership (KIP-345): a worker restarted within `session_timeout_ms` gets
     its partitions back without a rebalance. Set it to the pod name in a StatefulSet."""
 
-    session_timeout_ms: int = Field(default=10_000, ge=1000)
+    session_timeout_ms: int = Field(default=6_000, ge=1000)
     """A worker that stops heartbeating (SIGKILL, node loss) has its partitions moved after
     this long; heartbeats come from the client's own thread, so a GC pause (well under a
-    second with the frozen heap) does not cost a rebalance. Some brokers (Tansu) also hold a
-    new group's first join for half of it: 10 s makes a lone worker ready in ~6 s there,
-    6 s in ~4 s (Kafka's own delay is `group.initial.rebalance.delay.ms`, 3 s)."""
-    heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    second with the frozen heap) does not cost a rebalance. 6 s is the smallest session a
+    Kafka broker accepts by default (`group.min.session.timeout.ms`) and the fastest
+    failover it allows. Some brokers (Tansu) also hold a new group's first join for half of
+    it: 6 s makes a lone worker ready in ~4 s there, 10 s in ~6 s (Kafka's own delay is
+    `group.initial.rebalance.delay.ms`, 3 s)."""
+    heartbeat_interval_ms: int = Field(default=2_000, ge=100)
     """A third of the session timeout or less, so two lost heartbeats are survivable."""
     max_poll_interval_ms: int = Field(default=300_000, ge=1000)
     """The longest the loop may spend between polls before the group presumes it stuck: one
