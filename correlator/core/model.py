@@ -246,9 +246,17 @@ class AlertRecord(_Record):
     def fragment(self) -> orjson.Fragment:
         """Its JSON, serialised once: the engine reuses an alert's record across versions until
         the alert changes, so every later version of its incident splices these bytes in."""
-        if self._json is None:
-            self._json = orjson.dumps(self.model_dump(mode="json"))
-        return orjson.Fragment(self._json)
+        # Through the private dict itself: pydantic's attribute lookup for `self._json` raises
+        # and catches an AttributeError on every read, which cost more than the splice.
+        private = self.__pydantic_private__
+        cached = private.get("_json") if private is not None else None
+        if cached is None:
+            cached = orjson.dumps(self.model_dump(mode="json"))
+            if private is None:
+                object.__setattr__(self, "__pydantic_private__", {"_json": cached})
+            else:
+                private["_json"] = cached
+        return orjson.Fragment(cached)
 
     def __eq__(self, other: object) -> bool:
         # The field values alone: whether the JSON was cached yet is no part of the record.

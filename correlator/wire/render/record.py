@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from correlator.core.construct import construct
 from correlator.core.model import (
     SCHEMA_ID,
     Affected,
@@ -63,7 +64,8 @@ _ALERT_FIELDS = set(AlertRecord.model_fields)
 def _render_alert(alert: AlertState) -> AlertRecord:
     # The engine's own state is already typed and checked: skip validation, and share the
     # labels dict instead of copying it (an alert's labels never change once stored).
-    return AlertRecord.model_construct(
+    return construct(
+        AlertRecord,
         _fields_set=_ALERT_FIELDS,
         fingerprint=alert.fingerprint,
         name=alert.name,
@@ -165,7 +167,8 @@ def listed_alerts(incident: Incident, limit: int) -> list[AlertState]:
 
 
 def _capped(affected: Affected, limit: int) -> Affected:
-    return Affected.model_construct(
+    return construct(
+        Affected,
         services=affected.services[:limit],
         business_services=affected.business_services[:limit],
         user_groups=affected.user_groups[:limit],
@@ -184,7 +187,7 @@ def build_record(
     settings: EngineSettings,
     changes: Sequence[str],
 ) -> IncidentRecord:
-    """Built from the engine's own typed state with `model_construct` (no re-validation: the
+    """Built from the engine's own typed state with `construct` (no re-validation: the
     record is bounded, but validating it on every version was a third of the cost)."""
     verdict = incident.assessment
     now = incident.updated_at
@@ -204,7 +207,8 @@ def build_record(
     if root is not None and len(root.candidates) > limit:
         root = root.model_copy(update={"candidates": candidates})
     count, last = incident.recurrence
-    return IncidentRecord.model_construct(
+    return construct(
+        IncidentRecord,
         schema_=SCHEMA_ID,
         id=incident.id,
         version=incident.version,
@@ -228,14 +232,18 @@ def build_record(
         priority=verdict.priority,
         assignment_group=team_id,
         assignment=(
-            Assignment.model_construct(
-                id=team_id, name=team.name if team else None, contact=team.contact if team else None
+            construct(
+                Assignment,
+                id=team_id,
+                name=team.name if team else None,
+                contact=team.contact if team else None,
             )
             if team_id
             else None
         ),
         next_update_at=incident.next_update_at if incident.status == "open" else None,
-        cost=Cost.model_construct(
+        cost=construct(
+            Cost,
             per_hour=verdict.cost_per_hour,
             accrued=round(accrued, 2),
             currency=verdict.currency,
@@ -244,7 +252,8 @@ def build_record(
         unmapped=tally.unmapped,
         reopened=incident.reopened,
         subscribers=sorted(incident.subscribers),
-        recurrence=Recurrence.model_construct(
+        recurrence=construct(
+            Recurrence,
             count=count,
             window_days=settings.recurrence_window.total_seconds() / 86400,
             last_resolved_at=last,
