@@ -20,7 +20,7 @@ from correlator.core.model import Alert
 from correlator.core.settings import BoundSettings
 from correlator.wire.decode.errors import DecodeError
 from correlator.worker.checkpoint import Batch
-from correlator.worker.engine import Decoder, JsonValue
+from correlator.worker.engine import Decoder
 from correlator.worker.metrics import Metrics
 from correlator.worker.output import Output
 from correlator.worker.ports import TP, Consumer, Message
@@ -200,11 +200,10 @@ class Decode:
         # One repartition record per destination partition, carrying all the message's alerts
         # for it: the engine ingests them together and publishes once per incident, as
         # `correlator replay` does with the alerts of one line.
-        groups: dict[int, tuple[str, list[JsonValue]]] = {}
+        groups: dict[int, tuple[str, list[Alert]]] = {}
         for alert in alerts:
-            data: JsonValue = alert.model_dump(mode="json")
             for key, partition in self.routes(alert):
-                groups.setdefault(partition, (key, []))[1].append(data)
+                groups.setdefault(partition, (key, []))[1].append(alert)
         headers = source_headers(message)
         for partition, (key, items) in sorted(groups.items()):
             self._output.send(
