@@ -224,6 +224,13 @@ class WorkerConfig(_Config):
     """After a restore, and then this often, the objects the worker holds are moved out of
     the garbage collector's reach (`gc.freeze()`), so that an automatic full collection does
     not walk every open incident (hundreds of ms with tens of thousands open). 0 disables."""
+    gc_young_threshold: int = Field(default=50_000, ge=0)
+    """Allocations (net of frees) between two young-generation collections; Python's default
+    is 700. Each event allocates thousands of short-lived objects and keeps some (alerts,
+    records, state), so at 700 the collector ran hundreds of times a second and took a
+    fifth of the worker's CPU (`bench/worker_loop.py`); at 50,000 it takes a few percent.
+    Reference counting frees the engine's acyclic state either way: the threshold only
+    decides how often cycles are looked for. 0 keeps Python's default."""
     client: Literal["kafka-python", "confluent"] = "kafka-python"
     """Kafka client library. `confluent` (confluent-kafka, librdkafka; `pip install
     confluent-kafka`) produces and consumes several times cheaper in CPU than kafka-python

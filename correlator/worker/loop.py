@@ -199,6 +199,9 @@ class Worker:
 
     def start(self) -> None:
         """Load the topology, create missing topics, join the group (no partitions yet)."""
+        if self.config.gc_young_threshold:
+            _, older, oldest = gc.get_threshold()
+            gc.set_threshold(self.config.gc_young_threshold, older, oldest)
         self.topology_watch.load()
         self.partitions = ensure_topics(self.config, self.clients)
         producer = self.clients.producer()
