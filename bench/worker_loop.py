@@ -41,15 +41,15 @@ sys.path.insert(0, str(ROOT / "bench"))
 from common import machine, table, write_result  # noqa: E402
 from kafka_e2e import alert_message  # noqa: E402
 
+from correlator.worker.config import PartitionSettings, WorkerConfig  # noqa: E402
+from correlator.worker.loop import Worker  # noqa: E402
+from correlator.worker.metrics import Metrics  # noqa: E402
+from tests.support.memory_broker import MemoryBroker, MemoryClients  # noqa: E402
+from tests.support.scenario import write_org  # noqa: E402
+
 
 def _measure(events: int, threshold: int) -> dict[str, Any]:
     """One run in this process: the worker on the in-memory broker."""
-    from correlator.worker.config import PartitionSettings, WorkerConfig
-    from correlator.worker.loop import Worker
-    from correlator.worker.metrics import Metrics
-    from tests.support.memory_broker import MemoryBroker, MemoryClients
-    from tests.support.scenario import write_org
-
     tmp = Path(tempfile.mkdtemp(prefix="bench-worker-loop-"))
     config = WorkerConfig(
         group_id="bench",
