@@ -28,6 +28,14 @@ class GroupingSettings(_Settings):
         description="how far along the dependency graph (down or up) two alerts may be and still "
         "share a cause; 6 covers user group -> business service -> service -> host -> storage",
     )
+    firing_cause_hops: int = Field(
+        default=24,
+        ge=1,
+        description="how far apart (hops) two alerting nodes may be and still be grouped when "
+        "one's failure would take the other down (redundancy honoured) and their alerts started "
+        "within 5 minutes of each other; beyond `max_hops` only this rule reaches: a rack "
+        "switch's deepest dependents sit 10-20 hops above it at the end of service call chains",
+    )
     window: Duration = Field(
         default=timedelta(minutes=15),
         description="an incident takes new related alerts while it has firing alerts or saw "

@@ -17,6 +17,14 @@ graph (never on time alone):
   count: a dependency under which alerts started far apart is not one failure (see
   `correlator.rules.evidence`).
 
+* **through a firing cause further away**: beyond `max_hops`, up to `firing_cause_hops`, one
+  alerting node whose failure would take the other down still groups the two when both are
+  active and their alerts started within `ONSET_WINDOW` of each other. A rack switch's deepest
+  dependents sit at the end of service call chains, 10-20 hops above it; without this rule
+  each chain's first alert opened an incident of its own, merged into the switch's one only
+  when an alert in between arrived. Timing and an active cause keep the longer reach from
+  gluing a slow, unrelated fault to a long-running one.
+
 An alert related to several open incidents merges them into the oldest.
 """
 
@@ -96,6 +104,9 @@ class GroupingIndex:
         self.alerting_under: dict[str, int] = {}
         #: node -> when its latest alert occurrence started (timing evidence for silent causes)
         self.onset: dict[str, datetime] = {}
+        self._far_hops = settings.firing_cause_hops
+        self._far_causes: dict[str, frozenset[str]] = {}
+        self._far_effects: dict[str, frozenset[str]] = {}
 
     def causes(self, node: str) -> Mapping[str, int]:
         # A plain dict in front of the topology's locked LRU: ranking a storm looks up the
@@ -107,6 +118,34 @@ class GroupingIndex:
             if len(self._causes) >= CAUSES_CACHE_LIMIT:
                 self._causes.clear()
             found = self._causes[node] = self.graph.causes(node, self._hops)
+        return found
+
+    def far_causes(self, node: str) -> frozenset[str]:
+        """Causes of `node` beyond `max_hops`, within `firing_cause_hops`."""
+        return self._far(node, self._far_causes, self.graph.causes, self.causes)
+
+    def far_effects(self, node: str) -> frozenset[str]:
+        """What a failure of `node` takes down beyond `max_hops`, within `firing_cause_hops`."""
+        return self._far(node, self._far_effects, self.graph.effects, self.graph_effects)
+
+    def graph_effects(self, node: str) -> Mapping[str, int]:
+        return self.graph.effects(node, self._hops)
+
+    def _far(
+        self,
+        node: str,
+        cache: dict[str, frozenset[str]],
+        walk: Callable[[str, int], Mapping[str, int]],
+        near: Callable[[str], Mapping[str, int]],
+    ) -> frozenset[str]:
+        found = cache.get(node)
+        if found is None:
+            if self._far_hops <= self._hops or node not in self.graph.nodes:
+                return frozenset()
+            if len(cache) >= CAUSES_CACHE_LIMIT:
+                cache.clear()
+            close = near(node)
+            found = cache[node] = frozenset(n for n in walk(node, self._far_hops) if n not in close)
         return found
 
     # -- membership ---------------------------------------------------------------------------
@@ -274,7 +313,39 @@ class GroupingIndex:
             # could bring in an incident not found already (in a storm it seldom can).
             if sharing and not found.issuperset(sharing) and self.plausible_silent(cause, at):
                 found.update(sharing)
+        if at is not None and node in self.firing_nodes:
+            self._firing_far(node, at, found)
         return found
+
+    def _firing_far(self, node: str, at: datetime, found: set[str]) -> None:
+        """Add the incidents related to active `node` (alert started at `at`) through an active
+        cause, or an active dependent, beyond `max_hops` (see the module docstring).
+
+        The longer walks are paid only where they can change the outcome: a far cause is looked
+        for when nothing near relates the alert (it would open an incident of its own), and far
+        dependents when `node` could be the failure behind them: something it would take down
+        nearby is alerting, and no active cause explains `node` itself (that cause, further
+        down, already relates the far alerts from whichever end alerted last)."""
+        firing, incidents = self.firing_nodes, self.node_incidents
+        if not found:
+            for cause in self.far_causes(node):
+                if cause in firing and cause in incidents and self._near_onset(cause, at):
+                    found.update(incidents[cause])
+        if node not in self.alerting_under or self.explained(node):
+            return
+        far = self.far_effects(node)
+        members: Iterable[str] = (
+            (m for m in incidents if m in far) if len(incidents) < len(far) else far
+        )
+        for member in members:
+            held = incidents.get(member)
+            if held and member in firing and self._near_onset(member, at):
+                found.update(held)
+
+    def _near_onset(self, node: str, at: datetime) -> bool:
+        # As in `_unexplained_under`: a firing node with no onset noted counts as timely.
+        started = self.onset.get(node)
+        return started is None or abs(started - at) <= ONSET_WINDOW
 
     def joint_partners(self, node: str) -> set[str]:
         """Active nodes whose failure together with `node` exhausts a redundancy group."""
