@@ -25,6 +25,7 @@ Writes bench/results/soak.json (or soak-<minutes>m.json when shorter than 10 min
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 import time
@@ -59,6 +60,13 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def consumed(metrics: dict[str, float]) -> int:
+    """Alerts the worker has read from the alerts topic (its own counter, by source)."""
+    return int(
+        sum(v for k, v in metrics.items() if k.startswith("correlator_events_consumed_total"))
+    )
 
 
 def slope(points: list[tuple[float, float]]) -> float:
@@ -132,15 +140,31 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=2000)
     parser.add_argument("--population", type=int, default=20_000)
     parser.add_argument("--bootstrap")
+    parser.add_argument(
+        "--client",
+        choices=("kafka-python", "confluent"),
+        default="kafka-python",
+        help="the worker's Kafka client (docs/worker.md, `client`)",
+    )
+    parser.add_argument(
+        "--fetch-wait-ms",
+        type=int,
+        help="the worker's kafka.fetch_max_wait_ms (default: kafka_e2e.py's 10 ms); the "
+        "confluent consumer cannot lengthen it while running (RELIABILITY.md, the soak stall)",
+    )
     args = parser.parse_args()
+    os.environ["BENCH_KAFKA_CLIENT"] = args.client
     worker_cpus, other_cpus = split_cpus(True)
     seconds = args.minutes * 60
     samples: list[tuple[float, float]] = []
+    lags: list[tuple[float, int]] = []
     with broker(args.bootstrap, other_cpus) as (bootstrap, broker_desc, _):
         names = Names.fresh("soak")
         rules = Path(f"/tmp/soak-rules-{names.prefix}.yaml")
         rules.write_text(RULES)
         settings = worker_config(bootstrap, names, rules=str(rules), tick_interval="1s")
+        if args.fetch_wait_ms is not None:
+            settings["kafka"] = {**settings["kafka"], "fetch_max_wait_ms": args.fetch_wait_ms}
         worker = WorkerProcess(settings, "soak", worker_cpus).start()
         ready = worker.wait_ready()
         producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_CONFIG})
@@ -153,7 +177,9 @@ def main() -> None:
         began = time.perf_counter()
         thread.start()
         while thread.is_alive():
-            samples.append((time.perf_counter() - began, rss_mb(worker.pid)))
+            at = time.perf_counter() - began
+            samples.append((at, rss_mb(worker.pid)))
+            lags.append((at, sent[0] - consumed(worker.metrics())))
             time.sleep(5)
         samples.append((time.perf_counter() - began, rss_mb(worker.pid)))
         metrics = worker.metrics()
@@ -161,7 +187,7 @@ def main() -> None:
         code = worker.stop()
     warm = args.warmup * 60
     after = [p for p in samples if p[0] >= warm]
-    decoded = sum(v for k, v in metrics.items() if k.startswith("correlator_events_consumed_total"))
+    decoded = consumed(metrics)
     result: dict[str, Any] = {
         "machine": machine(),
         "broker": broker_desc,
@@ -187,6 +213,8 @@ def main() -> None:
             "slope_after_warmup_mb_per_min": round(slope(after), 2),
         },
         "samples": [(round(t, 1), round(m, 1)) for t, m in samples],
+        "lag_samples": [(round(t, 1), lag) for t, lag in lags],
+        "max_lag_after_warmup": max((lag for t, lag in lags if t >= warm), default=None),
         "finished": datetime.now(UTC).isoformat(),
     }
     name = "soak" if args.minutes >= 10 else f"soak-{args.minutes:g}m"

@@ -11,7 +11,7 @@ what changed (they run inside `poll`, on the loop's thread).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from typing import Any
 
 import confluent_kafka
@@ -19,6 +19,7 @@ import orjson
 
 from correlator.worker.config import WorkerConfig
 from correlator.worker.kafka.confluent_config import client_config, log_error
+from correlator.worker.kafka.fetch_wait import FetchWait
 from correlator.worker.ports import TP, CommitFailedError, Message, RebalanceEvents
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,12 @@ class ConfluentGroupConsumer:
         self._async = k.commit_async
         self._events = RebalanceEvents()
         self._up = True  # until the first statistics say otherwise
+        # librdkafka fixes its fetch wait at construction, so on Tansu's empty-fetch stall
+        # (fetch_wait.py) this consumer can only say so: `FetchWait` decides when a wait
+        # kafka-python would lengthen is too short, and each such step is logged.
+        self._fetch_wait = FetchWait(k.fetch_max_wait_ms)
+        self._paused: set[TP] = set()
+        self._behind = False  # per the last statistics
         self._consumer.subscribe(
             list(topics), on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost
         )
@@ -106,6 +113,10 @@ class ConfluentGroupConsumer:
             got = consume(1, timeout)
             if got and max_records > 1:
                 got.extend(consume(max_records - 1, 0))
+        if got:
+            self._fetch_wait.observe(got_records=True, behind=True)
+        else:
+            self._watch_stall()
         for m in got:
             err = m.error()
             if err is not None:
@@ -134,6 +145,22 @@ class ConfluentGroupConsumer:
                 )
             )
         return out
+
+    def _watch_stall(self) -> None:
+        """After a poll that returned nothing: warn when fetches keep coming back empty while
+        an unpaused partition is behind its high watermark (see `FetchWait`)."""
+        behind = self._behind
+        before = self._fetch_wait.current
+        if not behind:
+            self._fetch_wait.observe(got_records=False, behind=False)
+        elif self._fetch_wait.observe(got_records=False, behind=True) > before:
+            log.warning(
+                "kafka consumer: fetches return nothing while behind the high watermark; "
+                "librdkafka cannot lengthen its fetch wait (%d ms) while running: on Tansu, "
+                "raise kafka.fetch_max_wait_ms (a broker that answers slower than the wait "
+                "sends no records at all)",
+                self._fetch_wait.base,
+            )
 
     def commit(self, offsets: Mapping[TP, int]) -> None:
         if not offsets:
@@ -171,11 +198,13 @@ class ConfluentGroupConsumer:
         tps = self._owned(partitions)
         if tps:
             self._consumer.pause(tps)
+            self._paused.update(TP(tp.topic, tp.partition) for tp in tps)
 
     def resume(self, partitions: Iterable[TP]) -> None:
         tps = self._owned(partitions)
         if tps:
             self._consumer.resume(tps)
+            self._paused.difference_update(TP(tp.topic, tp.partition) for tp in tps)
 
     def positions(self) -> dict[TP, tuple[int, int | None]]:
         out: dict[TP, tuple[int, int | None]] = {}
@@ -190,11 +219,13 @@ class ConfluentGroupConsumer:
 
     def _stats(self, raw: str) -> None:
         try:
-            brokers = orjson.loads(raw).get("brokers", {})
+            stats = orjson.loads(raw)
         except orjson.JSONDecodeError:
             return
+        brokers = stats.get("brokers", {})
         # Bootstrap entries have node id -1; only real brokers count.
         self._up = any(b.get("state") == "UP" for b in brokers.values() if b.get("nodeid", -1) >= 0)
+        self._behind = fetching_behind(stats, self._paused)
 
     def reachable(self) -> bool:
         """A broker connection was up at the last statistics (served by poll, no I/O here)."""
@@ -205,4 +236,21 @@ class ConfluentGroupConsumer:
         self._consumer.close()
 
 
-__all__ = ["ConfluentGroupConsumer"]
+def fetching_behind(stats: Mapping[str, Any], paused: Set[TP]) -> bool:
+    """Whether librdkafka's statistics show an unpaused partition whose fetch position is
+    below its last stable offset (the high watermark under read_committed). The position of
+    `ConfluentGroupConsumer.positions` is unknown until a first record arrives, so a consumer
+    stalled from its start would look caught up there; the fetch position is known as soon as
+    the starting offset is."""
+    for topic, entry in stats.get("topics", {}).items():
+        for number, part in entry.get("partitions", {}).items():
+            partition = int(number)
+            if partition < 0 or TP(topic, partition) in paused:
+                continue  # -1 is librdkafka's internal unassigned-partition entry
+            fetch, end = part.get("next_offset", -1), part.get("ls_offset", -1)
+            if part.get("fetch_state") == "active" and 0 <= fetch < end:
+                return True
+    return False
+
+
+__all__ = ["ConfluentGroupConsumer", "fetching_behind"]
