@@ -8,6 +8,7 @@ keeps the indexes that depend on the status in step with it.
 from __future__ import annotations
 
 import hashlib
+import heapq
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
@@ -224,6 +225,9 @@ def forget_alert(st: Store, state: AlertState) -> None:
     if state.ends_at is not None:
         st.tombstones.pop(state.fingerprint, None)  # re-inserted last: the dict stays in age order
         st.tombstones[state.fingerprint] = state.ends_at
+        heapq.heappush(st.tombstone_expiry, (state.ends_at, state.fingerprint))
+        if len(st.tombstone_expiry) > 2 * len(st.tombstones) + TOMBSTONE_SWEEP_AT:
+            st.reindex_tombstones()  # drop the skipped entries: the heap stays O(tombstones)
         while len(st.tombstones) > TOMBSTONE_MAX:
             oldest = next(iter(st.tombstones))
             del st.tombstones[oldest]
@@ -235,8 +239,11 @@ def expire_tombstones(st: Store, now: datetime) -> None:
     if len(st.tombstones) < TOMBSTONE_SWEEP_AT:
         return
     horizon = now - TOMBSTONE_TTL
-    stale = [fp for fp, ended in st.tombstones.items() if ended < horizon]
-    for fp in stale:
+    heap = st.tombstone_expiry
+    while heap and heap[0][0] < horizon:
+        ended, fp = heapq.heappop(heap)
+        if st.tombstones.get(fp) != ended:
+            continue  # evicted by the cap, or forgotten again with another end, since
         del st.tombstones[fp]
         if fp not in st.alerts:
             st.dirty.add(alert_key(fp))

@@ -167,6 +167,7 @@ def restore(st: Store, state: Mapping[str, object]) -> None:
 def rebuild(st: Store) -> None:
     """Every index and timer, from the incidents and alerts (after a restore or a new topology)."""
     st.index = st.new_index()
+    st.reindex_tombstones()
     st.open = {i.id for i in st.incidents.values() if i.status == IncidentPhase.OPEN}
     st.unmapped_open.clear()
     st.resolved_by_root.clear()

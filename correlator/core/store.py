@@ -6,6 +6,7 @@ Only `alerts`, `incidents`, `clock`, `counters`, `tombstones` and `recurrence` a
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,10 @@ class Store:
     counters: Counter[str] = field(default_factory=Counter)
     tombstones: dict[str, datetime] = field(default_factory=dict)
     """fingerprint -> end of a forgotten alert (see `lifecycle.TOMBSTONE_TTL`)"""
+    tombstone_expiry: list[tuple[datetime, str]] = field(default_factory=list)
+    """derived, never persisted: a min-heap of (end, fingerprint) over `tombstones`, so that
+    expiring them costs what expires, not a scan of all of them after every batch. Entries of
+    tombstones since evicted or re-stamped stay until they surface and are then skipped."""
     recurrence: dict[str, list[tuple[datetime, str]]] = field(default_factory=dict)
     """root node -> (resolved_at, incident id) of recent incidents (`core.recurrence`)"""
     open: set[str] = field(default_factory=set)
@@ -70,6 +75,10 @@ class Store:
 
     def __post_init__(self) -> None:
         self.index = self.new_index()
+
+    def reindex_tombstones(self) -> None:
+        self.tombstone_expiry = [(ended, fp) for fp, ended in self.tombstones.items()]
+        heapq.heapify(self.tombstone_expiry)
 
     def new_index(self) -> grouping.GroupingIndex:
         return grouping.GroupingIndex(

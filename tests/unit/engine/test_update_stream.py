@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 
 from correlator.core import Correlator
+from correlator.core.lifecycle import TOMBSTONE_SWEEP_AT, TOMBSTONE_TTL
 from correlator.core.model import IncidentRecord
 from correlator.core.settings import EngineSettings
 from correlator.wire.render.record import build_record
@@ -17,6 +18,7 @@ from topology import Topology
 
 S = timedelta(seconds=1)
 M = timedelta(minutes=1)
+H = timedelta(hours=1)
 
 
 def tick(engine: Correlator, at: timedelta) -> list[IncidentRecord]:
@@ -172,3 +174,26 @@ def test_state_written_by_the_previous_format_is_read(org: Topology) -> None:
     assert out[-1].alerts_total == 4 and out[-1].version == inc.version
     upgraded = engine.snapshot()
     assert all(v.get("v") for v in upgraded.values())
+
+
+def test_tombstones_expire_after_their_ttl_and_a_restamped_one_lives_on(
+    engine: Correlator,
+) -> None:
+    # More than TOMBSTONE_SWEEP_AT forgotten alerts, so that expiry runs at all.
+    count = TOMBSTONE_SWEEP_AT + 50
+    fps = [f"t{i}" for i in range(count)]
+    feed(engine, *(alert(fp, "crm-db", 0 * M) for fp in fps))
+    feed(engine, *(alert(fp, "crm-db", 1 * M, status="resolved", started=0 * M) for fp in fps))
+    tick(engine, 3 * H)  # resolved, then forgotten: one tombstone each, ended T0 + 1 min
+    # t0 fires and is forgotten again later: its tombstone now ends 4 h in.
+    feed(engine, alert("t0", "crm-db", 4 * H))
+    feed(engine, alert("t0", "crm-db", 4 * H + M, status="resolved", started=4 * H))
+    tick(engine, 7 * H)
+    engine.take_state_changes()
+    tick(engine, TOMBSTONE_TTL + 2 * H)  # past the first ends' TTL, not t0's second one
+    changes = engine.take_state_changes()
+    assert {k for k, v in changes.items() if k.startswith("alert/") and v is None} == {
+        f"alert/{fp}" for fp in fps[1:]
+    }
+    assert feed(engine, alert("t0", "crm-db", 3 * H)) == []  # still a tombstone: stale
+    assert feed(engine, alert("t1", "crm-db", 0 * M)) != []  # expired: a new occurrence
