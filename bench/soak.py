@@ -183,8 +183,9 @@ def main() -> None:
             # /metrics every 15 s, as deploy/prometheus scrapes it: a scrape walks the desk
             # view's open incidents, so scraping more often than a deployment would is load
             # that a deployment does not have.
-            if len(samples) % 3 == 1:
-                lags.append((at, sent[0] - consumed(worker.metrics())))
+            if len(samples) % 3 == 1 and (scraped := worker.metrics()):
+                # A scrape that failed (the bench's 2 s timeout) is left out, not read as 0.
+                lags.append((at, sent[0] - consumed(scraped)))
             time.sleep(5)
         samples.append((time.perf_counter() - began, rss_mb(worker.pid)))
         metrics = worker.metrics()

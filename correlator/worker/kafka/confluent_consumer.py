@@ -149,11 +149,12 @@ class ConfluentGroupConsumer:
     def _watch_stall(self) -> None:
         """After a poll that returned nothing: warn when fetches keep coming back empty while
         an unpaused partition is behind its high watermark (see `FetchWait`)."""
-        behind = self._behind
-        before = self._fetch_wait.current
-        if not behind:
-            self._fetch_wait.observe(got_records=False, behind=False)
-        elif self._fetch_wait.observe(got_records=False, behind=True) > before:
+        wait = self._fetch_wait
+        before = wait.current
+        after = wait.observe(got_records=False, behind=self._behind)
+        # Once per stall: the first step up from the configured wait (the later ones, up to
+        # FetchWait's ceiling, would repeat the same advice within a second or two).
+        if before == wait.base < after:
             log.warning(
                 "kafka consumer: fetches return nothing while behind the high watermark; "
                 "librdkafka cannot lengthen its fetch wait (%d ms) while running: on Tansu, "
