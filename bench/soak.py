@@ -26,7 +26,6 @@ Writes bench/results/soak.json (or soak-<minutes>m.json when shorter than 10 min
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 import time
@@ -154,7 +153,6 @@ def main() -> None:
         "confluent consumer cannot lengthen it while running (RELIABILITY.md, the soak stall)",
     )
     args = parser.parse_args()
-    os.environ["BENCH_KAFKA_CLIENT"] = args.client
     worker_cpus, other_cpus = split_cpus(True)
     seconds = args.minutes * 60
     samples: list[tuple[float, float]] = []
@@ -163,7 +161,9 @@ def main() -> None:
         names = Names.fresh("soak")
         rules = Path(f"/tmp/soak-rules-{names.prefix}.yaml")
         rules.write_text(RULES)
-        settings = worker_config(bootstrap, names, rules=str(rules), tick_interval="1s")
+        settings = worker_config(
+            bootstrap, names, rules=str(rules), tick_interval="1s", client=args.client
+        )
         if args.fetch_wait_ms is not None:
             settings["kafka"] = {**settings["kafka"], "fetch_max_wait_ms": args.fetch_wait_ms}
         worker = WorkerProcess(settings, "soak", worker_cpus).start()

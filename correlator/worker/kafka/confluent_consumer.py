@@ -95,6 +95,7 @@ class ConfluentGroupConsumer:
     def _assigned(self, consumer: Any, partitions: list[Any]) -> None:
         self._events.assigned.update(TP(tp.topic, tp.partition) for tp in partitions)
         self._events.generations += 1
+        self._paused.clear()  # a new assignment starts unpaused, as the loop's input buffer assumes
 
     def _revoked(self, consumer: Any, partitions: list[Any]) -> None:
         self._events.revoked.update(TP(tp.topic, tp.partition) for tp in partitions)
