@@ -228,8 +228,15 @@ def http_get(port: int, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
 class WorkerProcess:
     """`python -m correlator.cli run --config FILE`, its log in a temp file."""
 
-    def __init__(self, settings: dict[str, Any], name: str, cpus: set[int] | None) -> None:
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        name: str,
+        cpus: set[int] | None,
+        launcher: Sequence[str] = ("-m", "correlator.cli"),
+    ) -> None:
         self.settings = settings
+        self.launcher = list(launcher)
         self.port = int(settings["http_port"])
         self.dir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
         self.config_path = self.dir / "worker.yaml"
@@ -250,7 +257,7 @@ class WorkerProcess:
         cpus = self.cpus
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "correlator.cli", "run", "--config", str(self.config_path)],
+                [sys.executable, *self.launcher, "run", "--config", str(self.config_path)],
                 cwd=REPO,
                 env=env,
                 stdout=log,

@@ -20,12 +20,22 @@ measuring whether its memory stays flat after warm-up (RELIABILITY.md).
   also the worker's lag at the end (alerts produced and not yet decoded) so a run the worker
   could not keep up with is visible, not hidden.
 
-Writes bench/results/soak.json (or soak-<minutes>m.json when shorter than 10 minutes).
+* What the engines hold (`correlator_engine_held`: alerts, incidents, tombstones) with each lag
+  sample, so RSS growth can be set against the bounded structures still filling.
+* Heap: the worker runs under `heap_probe.py`, which is signalled at the end of warm-up and at
+  the end of the run and records glibc's heap totals and the RSS each time. With `--heap` it
+  also runs tracemalloc and the result lists the source lines whose live memory grew most
+  between the two (tracemalloc roughly halves the worker's speed: use a lower `--rate`).
+
+Writes bench/results/soak.json (or soak-<minutes>m.json when shorter than 10 minutes; `--name`
+chooses another name).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import threading
 import time
@@ -40,12 +50,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, table, write_result
+from heap_probe import compare
 from kafka_e2e import (
     PRODUCER_CONFIG,
     Names,
     WorkerProcess,
     alert_message,
     broker,
+    http_get,
     split_cpus,
     worker_config,
 )
@@ -60,6 +72,30 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def held(worker: WorkerProcess) -> dict[str, int]:
+    """`correlator_engine_held` by kind (the bench's metrics() folds labels, so read it whole)."""
+    code, body = http_get(worker.port, "/metrics")
+    out: dict[str, int] = {}
+    if code != 200:
+        return out
+    for line in body.decode().splitlines():
+        if line.startswith('correlator_engine_held{kind="'):
+            name_labels, _, value = line.rpartition(" ")
+            out[name_labels.split('"')[1]] = int(float(value))
+    return out
+
+
+def heap_snapshot(worker: WorkerProcess, out: Path, n: int) -> dict[str, Any]:
+    """Signal the probe and wait for its JSON (a tracemalloc snapshot takes seconds)."""
+    os.kill(worker.pid, signal.SIGUSR2)
+    path = out / f"heap-{n}.json"
+    deadline = time.monotonic() + 300
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(0.5)  # the pickle is written before the JSON; let the JSON finish
+    return dict(orjson.loads(path.read_bytes())) if path.exists() else {}
 
 
 def consumed(metrics: dict[str, float]) -> int:
@@ -152,11 +188,20 @@ def main() -> None:
         help="the worker's kafka.fetch_max_wait_ms (default: kafka_e2e.py's 10 ms); the "
         "confluent consumer cannot lengthen it while running (RELIABILITY.md, the soak stall)",
     )
+    parser.add_argument(
+        "--heap",
+        action="store_true",
+        help="run tracemalloc in the worker and list what grew after warm-up (slows it ~2x)",
+    )
+    parser.add_argument("--name", help="result file name (default soak, or soak-<minutes>m)")
     args = parser.parse_args()
     worker_cpus, other_cpus = split_cpus(True)
     seconds = args.minutes * 60
+    warm = args.warmup * 60
     samples: list[tuple[float, float]] = []
     lags: list[tuple[float, int]] = []
+    holds: list[tuple[float, dict[str, int]]] = []
+    heaps: list[dict[str, Any]] = []
     with broker(args.bootstrap, other_cpus) as (bootstrap, broker_desc, _):
         names = Names.fresh("soak")
         rules = Path(f"/tmp/soak-rules-{names.prefix}.yaml")
@@ -166,7 +211,10 @@ def main() -> None:
         )
         if args.fetch_wait_ms is not None:
             settings["kafka"] = {**settings["kafka"], "fetch_max_wait_ms": args.fetch_wait_ms}
-        worker = WorkerProcess(settings, "soak", worker_cpus).start()
+        heap_dir = Path(f"/tmp/soak-heap-{names.prefix}")
+        probe = [str(Path(__file__).resolve().parent / "heap_probe.py"), str(heap_dir)]
+        probe += [] if args.heap else ["--no-trace"]
+        worker = WorkerProcess(settings, "soak", worker_cpus, launcher=[*probe, "--"]).start()
         ready = worker.wait_ready()
         producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_CONFIG})
         sent = [0]
@@ -186,13 +234,22 @@ def main() -> None:
             if len(samples) % 3 == 1 and (scraped := worker.metrics()):
                 # A scrape that failed (the bench's 2 s timeout) is left out, not read as 0.
                 lags.append((at, sent[0] - consumed(scraped)))
+                if kinds := held(worker):
+                    holds.append((at, kinds))
+            if not heaps and at >= warm:
+                heaps.append({"at": round(at, 1), **heap_snapshot(worker, heap_dir, 1)})
             time.sleep(5)
         samples.append((time.perf_counter() - began, rss_mb(worker.pid)))
+        at = time.perf_counter() - began
+        heaps.append({"at": round(at, 1), **heap_snapshot(worker, heap_dir, len(heaps) + 1)})
         metrics = worker.metrics()
         alive = worker.proc is not None and worker.proc.poll() is None
         code = worker.stop()
-    warm = args.warmup * 60
     after = [p for p in samples if p[0] >= warm]
+    grew = None
+    first, last = heap_dir / "heap-1.pickle", heap_dir / f"heap-{len(heaps)}.pickle"
+    if args.heap and len(heaps) == 2 and first.exists() and last.exists():
+        grew = compare(first, last)
     decoded = consumed(metrics)
     result: dict[str, Any] = {
         "machine": machine(),
@@ -204,6 +261,7 @@ def main() -> None:
             "population": args.population,
             "rules": RULES,
             "worker": settings,
+            "tracemalloc": args.heap,
         },
         "ready_seconds": round(ready, 2),
         "produced": sent[0],
@@ -221,9 +279,12 @@ def main() -> None:
         "samples": [(round(t, 1), round(m, 1)) for t, m in samples],
         "lag_samples": [(round(t, 1), lag) for t, lag in lags],
         "max_lag_after_warmup": max((lag for t, lag in lags if t >= warm), default=None),
+        "held_samples": [(round(t, 1), kinds) for t, kinds in holds],
+        "heap": heaps,
+        "grew_most_after_warmup": grew,
         "finished": datetime.now(UTC).isoformat(),
     }
-    name = "soak" if args.minutes >= 10 else f"soak-{args.minutes:g}m"
+    name = args.name or ("soak" if args.minutes >= 10 else f"soak-{args.minutes:g}m")
     path = write_result(name, result)
     rss = result["rss_mb"]
     print(

@@ -48,6 +48,12 @@ class EngineStats:
     """New alerts dropped at `bounds.max_alerts` (`core.bounds`), since the state began."""
     alerts_expired_stale: int = 0
     """Firing alerts resolved as stale (`core.bounds`), since the state began."""
+    held_alerts: int = 0
+    """alerts held: firing, suppressed, or resolved and not yet forgotten"""
+    tombstones: int = 0
+    """forgotten alerts remembered so that a late re-send is known stale (`lifecycle`)"""
+    timers: int = 0
+    """timers waiting, live and stale (`timers.TimerWheel.overgrown` bounds them)"""
 
 
 class Correlator:
@@ -98,6 +104,9 @@ class Correlator:
         st = self._st
         stats = EngineStats(
             incidents=len(st.incidents),
+            held_alerts=len(st.alerts),
+            tombstones=len(st.tombstones),
+            timers=len(st.timers),
             alerts_dropped_cap=st.counters["alerts_dropped_cap"],
             alerts_expired_stale=st.counters["alerts_expired_stale"],
         )
@@ -197,6 +206,8 @@ class Correlator:
             st.dirty.add(META)  # a timer may move the counters
             if _FIRE[timer.kind](st, timer):
                 updates.extend(publish.publish(st, timer.when))
+        if st.timers.overgrown(len(st.alerts) + len(st.incidents)):
+            persist.reschedule(st)
         lifecycle.expire_tombstones(st, now)
         if self._swept is None or now - self._swept >= bounds.SWEEP_EVERY:
             self._swept = now

@@ -171,7 +171,6 @@ def rebuild(st: Store) -> None:
     st.open = {i.id for i in st.incidents.values() if i.status == IncidentPhase.OPEN}
     st.unmapped_open.clear()
     st.resolved_by_root.clear()
-    st.timers.clear()
     for inc in st.incidents.values():
         for state in inc.alerts.values():
             state.indexed = False
@@ -187,18 +186,29 @@ def rebuild(st: Store) -> None:
                 ):
                     st.index.set_active(state.node, +1)
                     st.index.note_onset(state.node, state.starts_at)
+            if inc.unmapped_key:
+                st.unmapped_open[inc.unmapped_key] = inc.id
+        elif inc.status == IncidentPhase.RESOLVED and inc.resolved_at is not None:
+            for root in inc.assessment.root_nodes:
+                st.resolved_by_root.setdefault(root, set()).add(inc.id)
+    reschedule(st)
+
+
+def reschedule(st: Store) -> None:
+    """The timers every live incident and alert needs, and no others (after a restore, and
+    whenever the heap is `overgrown` with timers of changed or forgotten items)."""
+    st.timers.clear()
+    for inc in st.incidents.values():
+        if inc.status == IncidentPhase.OPEN:
+            for state in inc.alerts.values():
                 # A stale timer only ever unindexes, so a member that is not indexed needs none.
                 st.timers.schedule(
                     t
                     for t in timers_for(state, st.settings)
                     if t.kind is not TimerKind.STALE or state.indexed
                 )
-            if inc.unmapped_key:
-                st.unmapped_open[inc.unmapped_key] = inc.id
-        elif inc.status == IncidentPhase.RESOLVED and inc.resolved_at is not None:
-            for root in inc.assessment.root_nodes:
-                st.resolved_by_root.setdefault(root, set()).add(inc.id)
         st.timers.schedule(timers_for(inc, st.settings))
     for state in st.alerts.values():
         if state.incident_id is None:
             st.timers.schedule(timers_for(state, st.settings, st.silences, st.clock))
+    st.timers.rebuilt()

@@ -7,6 +7,13 @@ them exactly as the engine it replaces would have.
 
 `timers_for` is the one place that says which timers an incident or an alert needs: the engine
 calls it whenever one changes, and `persist.restore` calls it for everything it reads back.
+
+A changed item's old timers are not looked for: they stay in the heap, and their handlers find
+nothing to do when they fire. That is cheap per change but not bounded: an incident's
+update-due timer lies up to the slowest cadence ahead (24 h at priority 5), so at hundreds of
+incidents a second the heap would hold a day of them after their incidents are forgotten. So
+when the heap outgrows what the live items can need (`overgrown`), the engine throws it away
+and schedules every live item's timers again (`persist.reschedule`), exactly as a restore does.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from correlator.core.model import IncidentPhase, TimerKind
 from correlator.core.settings import EngineSettings
@@ -29,13 +36,19 @@ class Timer(NamedTuple):
     key: str
 
 
+#: Stale timers allowed beyond the bound of `overgrown`, so that a small engine is not
+#: rescheduled every few changes.
+COMPACT_SLACK: Final = 4096
+
+
 class TimerWheel:
     """A heap of timers; duplicates are allowed (each handler re-checks that it still applies)."""
 
-    __slots__ = ("_heap",)
+    __slots__ = ("_heap", "_live")
 
     def __init__(self) -> None:
         self._heap: list[Timer] = []
+        self._live = 0  # the heap's size when it was last rebuilt from the live items
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -52,6 +65,18 @@ class TimerWheel:
 
     def clear(self) -> None:
         self._heap.clear()
+        self._live = 0
+
+    def overgrown(self, items: int) -> bool:
+        """True when the heap holds more than twice what the live items needed when it was
+        last rebuilt, and more than one timer per live item (`items`), plus `COMPACT_SLACK`.
+        Rebuilding costs O(items) and then takes at least `items` more schedules to be due
+        again: amortised O(1) per schedule, and the heap stays O(live items)."""
+        return len(self._heap) > max(2 * self._live, items) + COMPACT_SLACK
+
+    def rebuilt(self) -> None:
+        """The heap now holds just what the live items need (after `clear` and `schedule`)."""
+        self._live = len(self._heap)
 
 
 def timers_for(

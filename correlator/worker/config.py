@@ -224,6 +224,10 @@ class WorkerConfig(_Config):
     """After a restore, and then this often, the objects the worker holds are moved out of
     the garbage collector's reach (`gc.freeze()`), so that an automatic full collection does
     not walk every open incident (hundreds of ms with tens of thousands open). 0 disables."""
+    heap_trim_interval: Duration = timedelta(minutes=1)
+    """This often, memory the C library holds free is given back to the system
+    (`malloc_trim`, glibc only), so the RSS follows what the worker holds after a burst and
+    under churn (`worker/heap_trim.py`; a few ms on the loop thread). 0 disables."""
     gc_young_threshold: int = Field(default=50_000, ge=0)
     """Allocations (net of frees) between two young-generation collections; Python's default
     is 700. Each event allocates thousands of short-lived objects and keeps some (alerts,

@@ -124,11 +124,18 @@ class BoundsCollector(Collector):
     def __init__(self) -> None:
         self.dropped = 0
         self.expired = 0
+        self.held: dict[str, int] = {}
 
     def publish(self, stats: Iterable[EngineStats | None]) -> None:
         known = [one for one in stats if one is not None]
         self.dropped = sum(one.alerts_dropped_cap for one in known)
         self.expired = sum(one.alerts_expired_stale for one in known)
+        self.held = {
+            "alerts": sum(one.held_alerts for one in known),
+            "incidents": sum(one.incidents for one in known),
+            "tombstones": sum(one.tombstones for one in known),
+            "timers": sum(one.timers for one in known),
+        }
 
     def collect(self) -> Iterable[Metric]:
         yield GaugeMetricFamily(
@@ -141,6 +148,16 @@ class BoundsCollector(Collector):
             "Firing alerts resolved as stale (not re-sent for bounds.stale_after).",
             self.expired,
         )
+        held = GaugeMetricFamily(
+            "correlator_engine_held",
+            "What the engines keep in memory: alerts (firing, or resolved and not yet "
+            "forgotten), incidents (open, or resolved within the reopen window), "
+            "tombstones (forgotten alerts, at most 100,000 per engine) and timers.",
+            labels=["kind"],
+        )
+        for kind in ("alerts", "incidents", "tombstones", "timers"):
+            held.add_metric([kind], self.held.get(kind, 0))
+        yield held
 
 
 class EngineCounters:

@@ -39,6 +39,7 @@ from correlator.worker.engine import (
     default_topology_loader,
 )
 from correlator.worker.errors import FatalError
+from correlator.worker.heap_trim import HeapTrim
 from correlator.worker.http import Health
 from correlator.worker.input import Decode, InputBuffer
 from correlator.worker.metrics import LagSnapshot, Metrics, engine_snapshot
@@ -194,6 +195,12 @@ class Worker:
         self._stop = threading.Event()
         self._parts: _Parts | None = None
         self._frozen_at = float("-inf")
+        self._heap_trim = HeapTrim(
+            config.heap_trim_interval.total_seconds(),
+            self.monotonic,
+            self.metrics.heap_trim_duration,
+            self.metrics.heap_trim_released,
+        )
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -303,6 +310,7 @@ class Worker:
         parts.correlate.tick_idle()
         parts.subscriptions.apply()
         self._freeze_heap(restored=bool(parts.recovery.restored))
+        self._heap_trim.maybe()
         parts.broker.observe(consumer)
         self._publish_metrics(consumer)
         self.health.beat()

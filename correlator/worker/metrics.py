@@ -221,6 +221,17 @@ class Metrics:
         )
         self.engine_bounds = BoundsCollector()
         r.register(self.engine_bounds)
+        self.heap_trim_duration = Histogram(
+            "correlator_heap_trim_duration_seconds",
+            "How long giving freed memory back to the system took (malloc_trim).",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=r,
+        )
+        self.heap_trim_released = Counter(
+            "correlator_heap_trim_released_bytes_total",
+            "Resident memory given back to the system by malloc_trim (RSS before - after).",
+            registry=r,
+        )
         # -- end of reliability bounds ------------------------------------------------------
         self.snapshots = SnapshotCollector()
         r.register(self.snapshots)

@@ -56,6 +56,7 @@ def test_metrics_pass_promtool_check_metrics(busy_worker: WorkerThread) -> None:
         b"correlator_event_age_seconds_bucket",
         b"correlator_end_to_end_latency_seconds_bucket",
         b"correlator_active_alerts",
+        b'correlator_engine_held{kind="tombstones"}',
         b"correlator_open_incidents{",
         b"correlator_incident_updates_published_total",
         b"correlator_consumer_lag{",

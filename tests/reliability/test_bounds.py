@@ -11,10 +11,11 @@ import orjson
 import pytest
 
 from correlator.cli import main
-from correlator.core import Correlator
+from correlator.core import Correlator, lifecycle
 from correlator.core import bounds as core_bounds
 from correlator.core.model import Alert
-from correlator.core.settings import BoundSettings, EngineSettings
+from correlator.core.settings import BoundSettings, EngineSettings, LifecycleSettings
+from correlator.core.timers import COMPACT_SLACK, TimerWheel
 from correlator.replay import LongLine, bounded_lines, replay_lines
 from correlator.wire.decode import DecodeError, decode
 from correlator.wire.decode._common import (
@@ -157,6 +158,64 @@ def test_new_alerts_beyond_max_alerts_are_dropped_and_counted(tmp_path: Path) ->
     )
     engine.ingest(resolved, NOW + timedelta(minutes=1))
     assert engine.alerts["s0"].status == "resolved"
+
+
+def _churn(engine: Correlator, count: int) -> int:
+    """`count` alerts, one a second, fire and resolve 30 s later; the most timers seen."""
+    most = 0
+    for i in range(count):
+        at = NOW + timedelta(seconds=i)
+        engine.ingest(_am_alert(f"Churn{i}", f"c{i}", at), at)
+        gone = _am_alert(f"Churn{i}", f"c{i}", at).model_copy(
+            update={"status": "resolved", "ends_at": at + timedelta(seconds=30)}
+        )
+        engine.ingest(gone, at + timedelta(seconds=30))
+        if i % 50 == 0:
+            most = max(most, engine.stats().timers)
+    return most
+
+
+@pytest.mark.fault("incidents churning for hours (stale timers)", tries=5000)
+def test_timers_of_forgotten_incidents_do_not_pile_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each incident's update-due timer lies hours ahead (its priority's cadence), long after
+    # the incident is forgotten: without the rebuild they would all wait in the heap.
+    topology = load_topology(str(write_org(tmp_path, TWO_DOMAIN_ORG)))
+    brief = EngineSettings(
+        lifecycle=LifecycleSettings(hold_down=timedelta(seconds=30), reopen_window=timedelta(0))
+    )
+    engine = Correlator(topology, brief, render=build_record)
+    most = _churn(engine, 5000)
+    live = len(engine.alerts) + len(engine.incidents)
+    assert live < 200  # each incident is forgotten about a minute after it resolves
+    assert engine.stats().timers <= 2 * 3 * 200 + COMPACT_SLACK
+    assert most <= 2 * 3 * 200 + COMPACT_SLACK + 1
+    monkeypatch.setattr(TimerWheel, "overgrown", lambda _self, _items: False)
+    unbounded = _churn(Correlator(topology, brief, render=build_record), 5000)
+    assert unbounded >= 2 * 5000 > 2 * most
+
+
+@pytest.mark.fault("forgotten alerts beyond the tombstone cap", tries=8)
+def test_tombstones_stop_at_their_cap_the_oldest_going_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lifecycle, "TOMBSTONE_MAX", 5)
+    engine = _engine(tmp_path)
+    for i in range(8):
+        at = NOW + timedelta(minutes=i)
+        engine.ingest(_am_alert(f"Churn{i}", f"c{i}", at), at)
+        gone = _am_alert(f"Churn{i}", f"c{i}", at).model_copy(
+            update={"status": "resolved", "ends_at": at + timedelta(seconds=30)}
+        )
+        engine.ingest(gone, at + timedelta(seconds=30))
+    engine.tick(NOW + timedelta(hours=2))  # past hold-down and reopen window: all forgotten
+    stats = engine.stats()
+    assert (stats.held_alerts, stats.incidents, stats.tombstones) == (0, 0, 5)
+    # The three oldest went: their late re-sends open incidents again, the rest are stale.
+    late = NOW + timedelta(hours=2, minutes=1)
+    assert engine.ingest(_am_alert("Churn0", "c0", NOW), late) != []
+    assert engine.ingest(_am_alert("Churn7", "c7", NOW + timedelta(minutes=7)), late) == []
 
 
 @pytest.mark.fault("restored year-9999 clock (old checkpoint)", tries=2)

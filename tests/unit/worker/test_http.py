@@ -71,6 +71,7 @@ def test_metric_names_follow_conventions_and_carry_no_per_incident_labels() -> N
         "topic",
         "partition",
         "stage",
+        "kind",
         "le",
         "version",
         "python",
