@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
@@ -22,15 +22,12 @@ from correlator.core.timers import timers_for
 from correlator.errors import CorrelatorError
 from correlator.rules.reopen import cause_is_back
 
-#: How long a forgotten alert's end is remembered, so that a firing re-send delivered late (after
-#: its incident was resolved and forgotten) is recognised as stale instead of opening a duplicate.
-TOMBSTONE_TTL = timedelta(hours=24)
+# A forgotten alert's end is remembered for `lifecycle.tombstone_ttl`, at most
+# `bounds.max_tombstones` of them (the oldest go first), so that a firing re-send delivered
+# late (after its incident was resolved and forgotten) is recognised as stale.
 
 #: Tombstones are swept only once there are this many, so a quiet engine never pays for it.
 TOMBSTONE_SWEEP_AT = 1024
-
-#: At most this many tombstones are kept (the oldest go first), whatever the TTL.
-TOMBSTONE_MAX = 100_000
 
 
 class Event(StrEnum):
@@ -228,7 +225,7 @@ def forget_alert(st: Store, state: AlertState) -> None:
         heapq.heappush(st.tombstone_expiry, (state.ends_at, state.fingerprint))
         if len(st.tombstone_expiry) > 2 * len(st.tombstones) + TOMBSTONE_SWEEP_AT:
             st.reindex_tombstones()  # drop the skipped entries: the heap stays O(tombstones)
-        while len(st.tombstones) > TOMBSTONE_MAX:
+        while len(st.tombstones) > st.settings.bounds.max_tombstones:
             oldest = next(iter(st.tombstones))
             del st.tombstones[oldest]
             st.dirty.add(alert_key(oldest))
@@ -238,7 +235,7 @@ def forget_alert(st: Store, state: AlertState) -> None:
 def expire_tombstones(st: Store, now: datetime) -> None:
     if len(st.tombstones) < TOMBSTONE_SWEEP_AT:
         return
-    horizon = now - TOMBSTONE_TTL
+    horizon = now - st.settings.lifecycle.tombstone_ttl
     heap = st.tombstone_expiry
     while heap and heap[0][0] < horizon:
         ended, fp = heapq.heappop(heap)

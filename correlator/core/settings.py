@@ -75,6 +75,12 @@ class LifecycleSettings(_Settings):
         description="a new alert on the same root cause this soon after resolution reopens the "
         "incident instead of opening a duplicate; after it the incident is forgotten",
     )
+    tombstone_ttl: Duration = Field(
+        default=timedelta(hours=24),
+        description="how long a forgotten alert's end is remembered, so that a firing re-send "
+        "delivered late (after its incident was resolved and forgotten) is recognised as "
+        "stale instead of opening a duplicate",
+    )
 
 
 class FlappingSettings(_Settings):
@@ -164,6 +170,12 @@ class BoundSettings(_Settings):
         ge=1,
         description="alerts one engine holds at most; a new alert beyond it is dropped and "
         "counted (`correlator_engine_alerts_dropped_total`), known alerts still update",
+    )
+    max_tombstones: int = Field(
+        default=100_000,
+        ge=0,
+        description="forgotten alerts one engine remembers at most (`lifecycle.tombstone_ttl`); "
+        "beyond it the oldest is forgotten first, and a late re-send of it opens an incident",
     )
 
 

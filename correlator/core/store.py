@@ -53,7 +53,7 @@ class Store:
     clock: datetime | None = None
     counters: Counter[str] = field(default_factory=Counter)
     tombstones: dict[str, datetime] = field(default_factory=dict)
-    """fingerprint -> end of a forgotten alert (see `lifecycle.TOMBSTONE_TTL`)"""
+    """fingerprint -> end of a forgotten alert (kept for `lifecycle.tombstone_ttl`)"""
     tombstone_expiry: list[tuple[datetime, str]] = field(default_factory=list)
     """derived, never persisted: a min-heap of (end, fingerprint) over `tombstones`, so that
     expiring them costs what expires, not a scan of all of them after every batch. Entries of

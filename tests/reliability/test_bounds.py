@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from correlator.cli import main
-from correlator.core import Correlator, lifecycle
+from correlator.core import Correlator
 from correlator.core import bounds as core_bounds
 from correlator.core.model import Alert
 from correlator.core.settings import BoundSettings, EngineSettings, LifecycleSettings
@@ -197,11 +197,8 @@ def test_timers_of_forgotten_incidents_do_not_pile_up(
 
 
 @pytest.mark.fault("forgotten alerts beyond the tombstone cap", tries=8)
-def test_tombstones_stop_at_their_cap_the_oldest_going_first(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(lifecycle, "TOMBSTONE_MAX", 5)
-    engine = _engine(tmp_path)
+def test_tombstones_stop_at_their_cap_the_oldest_going_first(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, max_tombstones=5)
     for i in range(8):
         at = NOW + timedelta(minutes=i)
         engine.ingest(_am_alert(f"Churn{i}", f"c{i}", at), at)

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 
 from correlator.core import Correlator
-from correlator.core.lifecycle import TOMBSTONE_SWEEP_AT, TOMBSTONE_TTL
+from correlator.core.lifecycle import TOMBSTONE_SWEEP_AT
 from correlator.core.model import IncidentRecord
 from correlator.core.settings import EngineSettings
 from correlator.wire.render.record import build_record
@@ -190,7 +190,9 @@ def test_tombstones_expire_after_their_ttl_and_a_restamped_one_lives_on(
     feed(engine, alert("t0", "crm-db", 4 * H + M, status="resolved", started=4 * H))
     tick(engine, 7 * H)
     engine.take_state_changes()
-    tick(engine, TOMBSTONE_TTL + 2 * H)  # past the first ends' TTL, not t0's second one
+    tick(
+        engine, EngineSettings().lifecycle.tombstone_ttl + 2 * H
+    )  # past the first ends' TTL, not t0's second one
     changes = engine.take_state_changes()
     assert {k for k, v in changes.items() if k.startswith("alert/") and v is None} == {
         f"alert/{fp}" for fp in fps[1:]
