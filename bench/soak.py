@@ -76,17 +76,22 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def held(worker: WorkerProcess) -> dict[str, int]:
-    """`correlator_engine_held` by kind (the bench's metrics() folds labels, so read it whole)."""
+def labelled(worker: WorkerProcess, name: str, label: str) -> dict[str, float]:
+    """One metric's samples by one label (the bench's metrics() folds labels)."""
     code, body = http_get(worker.port, "/metrics")
-    out: dict[str, int] = {}
+    out: dict[str, float] = {}
     if code != 200:
         return out
     for line in body.decode().splitlines():
-        if line.startswith('correlator_engine_held{kind="'):
+        if line.startswith(f'{name}{{{label}="'):
             name_labels, _, value = line.rpartition(" ")
-            out[name_labels.split('"')[1]] = int(float(value))
+            out[name_labels.split('"')[1]] = float(value)
     return out
+
+
+def held(worker: WorkerProcess) -> dict[str, int]:
+    """`correlator_engine_held` by kind."""
+    return {k: int(v) for k, v in labelled(worker, "correlator_engine_held", "kind").items()}
 
 
 def heap_snapshot(worker: WorkerProcess, out: Path, n: int) -> dict[str, Any]:
@@ -245,6 +250,7 @@ def main() -> None:
         at = time.perf_counter() - began
         heaps.append({"at": round(at, 1), **heap_snapshot(worker, heap_dir, len(heaps) + 1)})
         metrics = worker.metrics()
+        freeze_buckets = labelled(worker, "correlator_gc_freeze_duration_seconds_bucket", "le")
         alive = worker.proc is not None and worker.proc.poll() is None
         code = worker.stop()
     after = [p for p in samples if p[0] >= warm]
@@ -283,6 +289,11 @@ def main() -> None:
         "max_lag_after_warmup": max((lag for t, lag in lags if t >= warm), default=None),
         "held_samples": [(round(t, 1), kinds) for t, kinds in holds],
         "heap": heaps,
+        "gc_freeze": {
+            "freezes": metrics.get("correlator_gc_freeze_duration_seconds_count"),
+            "seconds": metrics.get("correlator_gc_freeze_duration_seconds_sum"),
+            "at_most_seconds": freeze_buckets,
+        },
         "heap_trim": {
             "trims": metrics.get("correlator_heap_trim_duration_seconds_count"),
             "seconds": metrics.get("correlator_heap_trim_duration_seconds_sum"),
