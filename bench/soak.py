@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import threading
@@ -76,16 +77,16 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def labelled(worker: WorkerProcess, name: str, label: str) -> dict[str, float]:
-    """One metric's samples by one label (the bench's metrics() folds labels)."""
+def labelled(worker: WorkerProcess, name: str, label: str, where: str = "") -> dict[str, float]:
+    """One metric's samples by one label (the bench's metrics() folds labels); `where`: the
+    labels before it, as written (`kind="young",`)."""
     code, body = http_get(worker.port, "/metrics")
     out: dict[str, float] = {}
     if code != 200:
         return out
     for line in body.decode().splitlines():
-        if line.startswith(f'{name}{{{label}="'):
-            name_labels, _, value = line.rpartition(" ")
-            out[name_labels.split('"')[1]] = float(value)
+        if line.startswith(f"{name}{{{where}") and (found := re.search(f'{label}="([^"]*)"', line)):
+            out[found.group(1)] = float(line.rpartition(" ")[2])
     return out
 
 
@@ -250,7 +251,9 @@ def main() -> None:
         at = time.perf_counter() - began
         heaps.append({"at": round(at, 1), **heap_snapshot(worker, heap_dir, len(heaps) + 1)})
         metrics = worker.metrics()
-        freeze_buckets = labelled(worker, "correlator_gc_freeze_duration_seconds_bucket", "le")
+        freeze_buckets = labelled(
+            worker, "correlator_gc_freeze_duration_seconds_bucket", "le", 'kind="young",'
+        )
         alive = worker.proc is not None and worker.proc.poll() is None
         code = worker.stop()
     after = [p for p in samples if p[0] >= warm]

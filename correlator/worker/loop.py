@@ -195,6 +195,7 @@ class Worker:
         self._stop = threading.Event()
         self._parts: _Parts | None = None
         self._frozen_at = float("-inf")
+        self._collected_at = monotonic()
         self._heap_trim = HeapTrim(
             config.heap_trim_interval.total_seconds(),
             self.monotonic,
@@ -334,22 +335,37 @@ class Worker:
         """Move what the worker holds (engines, open incidents, topology) out of the garbage
         collector's reach: an automatic full collection walks every tracked object, which
         took 147 / 344 / 627 ms at 10k / 30k / 60k open incidents (bench/gc_pauses.py) and
-        stalls the whole loop. After a restore, and then every `gc_freeze_interval`, a full
-        collection first: it walks only what is not frozen yet (what was kept since the last
-        freeze), and it must come first because whatever is frozen is never collected, cyclic
-        garbage included. With only a young collection before the freeze (as before), the
-        cycles kafka-python leaves (fetch futures, exception frames holding records) were
-        frozen for good: ~5,700 objects in 12 minutes of the 2,000 alerts/s soak."""
+        stalls the whole loop. After a restore with one full collection first (the worker
+        is not ready yet, a pause costs nothing); then every `gc_freeze_interval` after a
+        young collection only, so a periodic freeze never costs a full pause.
+
+        What is frozen is never collected, and objects frozen while alive can die later in
+        cycles (kafka-python's fetch futures, exception frames holding fetched records:
+        ~500 objects a minute in the 2,000 alerts/s soak). So every `gc_full_interval`
+        everything is unfrozen and collected once: ~2 s at 40,000 incidents, once an hour
+        by default. (A full collection before every freeze cost 1-2.5 s a minute in the
+        soak, walking a minute of kept state, and did not stop the growth.)"""
         interval = self.config.gc_freeze_interval.total_seconds()
         if interval <= 0:
             return
         mono = self.monotonic()
-        if not restored and mono - self._frozen_at < interval:
+        full = self.config.gc_full_interval.total_seconds()
+        if full > 0 and mono - self._collected_at >= full:
+            gc.unfreeze()
+            gc.collect()
+            self._collected_at = mono
+            kind = "full"
+        elif restored:
+            gc.collect()
+            kind = "full"
+        elif mono - self._frozen_at < interval:
             return
-        gc.collect()
+        else:
+            gc.collect(1)
+            kind = "young"
         gc.freeze()
         self._frozen_at = self.monotonic()
-        self.metrics.gc_freeze_duration.observe(self._frozen_at - mono)
+        self.metrics.gc_freeze_duration.labels(kind=kind).observe(self._frozen_at - mono)
 
     def _started(self) -> _Parts:
         assert self._parts is not None, "start() first"

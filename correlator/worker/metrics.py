@@ -223,9 +223,10 @@ class Metrics:
         r.register(self.engine_bounds)
         self.gc_freeze_duration = Histogram(
             "correlator_gc_freeze_duration_seconds",
-            "The collection and freeze every gc_freeze_interval (what was kept since the "
-            "last freeze is walked once, then moved out of the collector's reach).",
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            "A collection and gc.freeze(): young every gc_freeze_interval, full (everything "
+            "unfrozen first) after a restore and every gc_full_interval.",
+            ["kind"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=r,
         )
         self.heap_trim_duration = Histogram(

@@ -5,6 +5,7 @@ and the heap frozen after a restore (`gc_freeze_interval`)."""
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -217,3 +218,29 @@ def test_the_heap_is_frozen_after_a_restore(
         assert gc.get_freeze_count() > before
     else:
         assert gc.get_freeze_count() <= before
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_garbage_frozen_with_the_state_is_collected_every_gc_full_interval(
+    tmp_path: Path, frozen_heap_restored: None
+) -> None:
+    harness = Harness(tmp_path, gc_full_interval=timedelta(hours=1))
+    worker = harness.worker()
+    harness.produce(outages(seed=3, faults=1))
+    harness.run()
+    # A cycle alive at a freeze that dies afterwards: no collection reaches it any more.
+    cycle = _Cycle()
+    gone = weakref.ref(cycle)
+    gc.freeze()
+    del cycle
+    harness.mono.advance(120)
+    worker.run_once()  # a periodic freeze: a young collection only
+    assert gone() is not None
+    harness.mono.advance(3600)
+    worker.run_once()  # gc_full_interval passed: everything unfrozen and collected
+    assert gone() is None
+    assert gc.get_freeze_count() > 0  # and what is alive frozen again
