@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 
 from correlator.cli import main as correlator_main
+from correlator.worker.heap_trim import resident_bytes
 
 
 class _MallInfo2(ctypes.Structure):
@@ -71,13 +72,6 @@ def glibc_heap() -> dict[str, int] | None:
     }
 
 
-def rss_bytes() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 def cyclic_garbage() -> dict[str, Any]:
     """Unreachable cycles the worker holds, frozen ones included (`gc.freeze` takes what is
     in the old generation, garbage too, out of the collector's reach for good). Found with a
@@ -107,7 +101,7 @@ def install(out: Path) -> None:
         taken[0] += 1
         began = time.perf_counter()
         summary: dict[str, Any] = {
-            "rss_bytes": rss_bytes(),
+            "rss_bytes": resident_bytes(),
             "glibc": glibc_heap(),
             # Python's own small-object allocator: blocks live now, traced or not.
             "python_allocated_blocks": sys.getallocatedblocks(),
@@ -122,7 +116,10 @@ def install(out: Path) -> None:
             tracemalloc.reset_peak()  # the next snapshot's peak is the peak since this one
         summary["cyclic_garbage"] = cyclic_garbage()
         summary["seconds_to_take"] = round(time.perf_counter() - began, 2)
-        (out / f"heap-{taken[0]}.json").write_bytes(orjson.dumps(summary))
+        # Written whole, then renamed: the soak reads it as soon as the name appears.
+        partial = out / f"heap-{taken[0]}.json.partial"
+        partial.write_bytes(orjson.dumps(summary))
+        partial.rename(out / f"heap-{taken[0]}.json")
 
     signal.signal(signal.SIGUSR2, snapshot)
 

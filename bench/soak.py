@@ -22,8 +22,8 @@ measuring whether its memory stays flat after warm-up (RELIABILITY.md).
   also the worker's lag at the end (alerts produced and not yet decoded) so a run the worker
   could not keep up with is visible, not hidden.
 
-* What the engines hold (`correlator_engine_held`: alerts, incidents, tombstones) with each lag
-  sample, so RSS growth can be set against the bounded structures still filling.
+* What the engines hold (`correlator_engine_held`: alerts, incidents, tombstones, timers) with
+  each lag sample, so RSS growth can be set against the bounded structures still filling.
 * Heap: the worker runs under `heap_probe.py`, which is signalled at the end of warm-up and at
   the end of the run and records glibc's heap totals and the RSS each time. With `--heap` it
   also runs tracemalloc and the result lists the source lines whose live memory grew most
@@ -96,13 +96,13 @@ def held(worker: WorkerProcess) -> dict[str, int]:
 
 
 def heap_snapshot(worker: WorkerProcess, out: Path, n: int) -> dict[str, Any]:
-    """Signal the probe and wait for its JSON (a tracemalloc snapshot takes seconds)."""
+    """Signal the probe and wait for its JSON (a tracemalloc snapshot takes seconds; the probe
+    renames the JSON into place once it is whole, after the pickle)."""
     os.kill(worker.pid, signal.SIGUSR2)
     path = out / f"heap-{n}.json"
     deadline = time.monotonic() + 300
     while not path.exists() and time.monotonic() < deadline:
         time.sleep(0.5)
-    time.sleep(0.5)  # the pickle is written before the JSON; let the JSON finish
     return dict(orjson.loads(path.read_bytes())) if path.exists() else {}
 
 

@@ -169,7 +169,7 @@ class BoundSettings(_Settings):
         default=200_000,
         ge=1,
         description="alerts one engine holds at most; a new alert beyond it is dropped and "
-        "counted (`correlator_engine_alerts_dropped_total`), known alerts still update",
+        "counted (`correlator_engine_alerts_dropped`), known alerts still update",
     )
     max_tombstones: int = Field(
         default=100_000,

@@ -152,7 +152,7 @@ class BoundsCollector(Collector):
             "correlator_engine_held",
             "What the engines keep in memory: alerts (firing, or resolved and not yet "
             "forgotten), incidents (open, or resolved within the reopen window), "
-            "tombstones (forgotten alerts, at most 100,000 per engine) and timers.",
+            "tombstones (forgotten alerts, at most bounds.max_tombstones per engine) and timers.",
             labels=["kind"],
         )
         for kind in ("alerts", "incidents", "tombstones", "timers"):

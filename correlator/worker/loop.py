@@ -344,7 +344,7 @@ class Worker:
         ~500 objects a minute in the 2,000 alerts/s soak). So every `gc_full_interval`
         everything is unfrozen and collected once: ~2 s at 40,000 incidents, once an hour
         by default. (A full collection before every freeze also kept the garbage down, but
-        cost 1-2.5 s a minute in the soak, walking a minute of kept state.)"""
+        cost up to 2.5 s a minute in the soak, walking a minute of kept state.)"""
         interval = self.config.gc_freeze_interval.total_seconds()
         if interval <= 0:
             return
